@@ -1,0 +1,67 @@
+"""The exceptions lendsim raises for mistakes a user can make.
+
+Every error a user can cause derives from :class:`LendsimError`; the CLI turns
+them into a one-line message and exit status 2, never a traceback::
+
+    LendsimError
+    ├── ScenarioError        a scenario file is malformed (names file:line and key)
+    ├── UnknownDefectError   a defect name is not in the catalogue
+    ├── UnknownInvariantError an invariant name is not in the catalogue
+    └── ContractError        a payload does not conform to its contract
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = [
+    "ContractError",
+    "LendsimError",
+    "ScenarioError",
+    "UnknownDefectError",
+    "UnknownInvariantError",
+]
+
+
+class LendsimError(Exception):
+    """Base of every error caused by what a user gave lendsim."""
+
+
+class ScenarioError(LendsimError):
+    """A scenario file (or scenario data) is malformed.
+
+    ``where`` is ``file:line`` when the position is known, and ``key`` the
+    dotted path of the offending key (``steps[2].fault.for``).
+    """
+
+    def __init__(
+        self, message: str, *, file: Path | str | None = None, line: int | None = None,
+        key: str | None = None,
+    ) -> None:
+        self.message = message
+        self.file = str(file) if file is not None else None
+        self.line = line
+        self.key = key
+        super().__init__(self.__str__())
+
+    @property
+    def where(self) -> str:
+        if self.file is None:
+            return "<scenario>" if self.line is None else f"<scenario>:{self.line}"
+        return self.file if self.line is None else f"{self.file}:{self.line}"
+
+    def __str__(self) -> str:
+        key = f" {self.key}:" if self.key else ""
+        return f"{self.where}:{key} {self.message}"
+
+
+class UnknownDefectError(LendsimError):
+    """A defect name that is not in the catalogue (see ``lendsim defects``)."""
+
+
+class UnknownInvariantError(LendsimError):
+    """An invariant name that is not one of the invariants lendsim checks."""
+
+
+class ContractError(LendsimError):
+    """A payload crossing a link or an HTTP face does not conform to its contract."""

@@ -1,0 +1,51 @@
+"""Masking of personal data: every log, report and error message goes through here.
+
+A name keeps its first character, an ID number its first 4 and last 4
+characters, a phone number its first 3 and last 4 digits; everything between
+becomes ``*``. Scenario handles (``alice``, ``b0001``) are not personal data.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["mask_id_number", "mask_name", "mask_phone", "redact"]
+
+
+def mask_name(name: str) -> str:
+    """``张三丰`` → ``张**``; ``Jane Doe`` → ``J*******``."""
+    return name[:1] + "*" * (len(name) - 1) if name else name
+
+
+def _keep_ends(text: str, head: int, tail: int) -> str:
+    if len(text) <= head + tail:
+        return "*" * len(text)
+    return text[:head] + "*" * (len(text) - head - tail) + text[-tail:]
+
+
+def mask_id_number(id_number: str) -> str:
+    """``110101199003071234`` → ``1101**********1234``."""
+    return _keep_ends(id_number, 4, 4)
+
+
+def mask_phone(phone: str) -> str:
+    """``13812345678`` → ``138****5678``."""
+    digits = re.sub(r"\D", "", phone)
+    return _keep_ends(digits, 3, 4)
+
+
+# ID numbers and phone numbers (9+ digits), SSNs (123-45-6789) and phone
+# numbers written in groups (138 1234 5678, 212-555-0199). Dates do not match.
+_DIGIT_RUN = re.compile(
+    r"(?<![\w-])(\d{9,}[\dXx]?|\d{3}-\d{2}-\d{4}|\(?\d{3}\)?[ -]\d{3,4}[ -]\d{4})(?![\w-])"
+)
+
+
+def redact(text: str) -> str:
+    """Mask ID numbers, SSNs and phone numbers found in free text."""
+
+    def _mask(match: re.Match[str]) -> str:
+        run = match.group(1)
+        return _keep_ends(run, 3, 4)
+
+    return _DIGIT_RUN.sub(_mask, text)
