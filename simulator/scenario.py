@@ -113,8 +113,13 @@ class BankPolicy:
 
 @dataclass(frozen=True, slots=True)
 class PlatformPolicy:
-    """The reference platform's forwarding settings (``world.platform``)."""
+    """The reference platform's forwarding settings (``world.platform``).
 
+    ``forward_after`` is how long a captured repayment waits in the outbox
+    before the relay first forwards it (the relay's polling interval).
+    """
+
+    forward_after: timedelta = timedelta(minutes=10)
     retry_first: timedelta = timedelta(minutes=1)
     retry_max: timedelta = timedelta(hours=1)
 

@@ -1,0 +1,384 @@
+"""The invariants (DESIGN §6): properties that must hold over a whole run.
+
+Each check reads only the journal, the oracle and the parties' final
+databases, and returns violations that carry their evidence: the borrower
+(masked), the installment, the instants, and the journal entries that prove
+it — so a failing run explains itself.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from simulator.journal import Entry, Journal
+from simulator.oracle import Oracle, TrueInstallment
+from simulator.privacy import mask_id_number
+from simulator.scenario import INVARIANTS
+
+__all__ = ["CHECKS", "Facts", "Violation", "check_all"]
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """One broken invariant, with the evidence that proves it."""
+
+    invariant: str
+    message: str
+    borrower: str | None = None
+    subject: str | None = None  # masked ID number
+    installment: int | None = None
+    instants: dict[str, str] = field(default_factory=dict)
+    evidence: tuple[int, ...] = ()
+    cause: str | None = None
+
+    def as_dict(self, journal: Journal | None = None) -> dict[str, Any]:
+        data: dict[str, Any] = {"invariant": self.invariant, "message": self.message}
+        for key in ("borrower", "subject", "installment", "cause"):
+            value = getattr(self, key)
+            if value is not None:
+                data[key] = value
+        if self.instants:
+            data["instants"] = dict(self.instants)
+        data["evidence"] = list(self.evidence)
+        if journal is not None:
+            data["entries"] = [journal.get(seq).brief() for seq in self.evidence]
+        return data
+
+
+@dataclass
+class Facts:
+    """Everything the checks may read, gathered once after the run."""
+
+    journal: Journal
+    oracle: Oracle
+    end: datetime
+    recon_max_wait: timedelta
+    #: bank postings: (posting_id, payment_id, amount, applied, refunded)
+    postings: list[tuple[str, str, int, int, int]]
+    #: payments the platform still holds for forwarding: payment_id -> amount
+    platform_pending: dict[str, int]
+    #: the bureau's records: (subject_id, account, installment, period, status, dpd)
+    bureau_records: list[tuple[str, str, int, str, str, int]]
+    _by_kind: dict[str, list[Entry]] = field(default_factory=dict)
+
+    def entries(self, kind: str) -> list[Entry]:
+        if kind not in self._by_kind:
+            self._by_kind[kind] = list(self.journal.entries([kind]))
+        return self._by_kind[kind]
+
+    def borrower_of(self, account: str) -> str | None:
+        borrower = account.removeprefix("L-")
+        return borrower if borrower in self.oracle.borrowers else None
+
+    def subject(self, borrower: str) -> str:
+        return mask_id_number(self.oracle.borrowers[borrower].id_number)
+
+    def payment_seqs(self, payment_ids: list[str]) -> list[int]:
+        """Journal entries where these payments were captured or posted."""
+        wanted = set(payment_ids)
+        seqs = [e.seq for e in self.entries("platform.captured") if e.data["payment_id"] in wanted]
+        seqs += [e.seq for e in self.entries("bank.posted") if e.data["payment_id"] in wanted]
+        return sorted(seqs)
+
+
+def _iso(instant: datetime | None) -> str:
+    return "" if instant is None else instant.isoformat()
+
+
+def _truth(facts: Facts, account: str, number: int) -> TrueInstallment | None:
+    borrower = facts.borrower_of(account)
+    if borrower is None:
+        return None
+    installments = facts.oracle.installments(borrower)
+    return installments[number - 1] if 1 <= number <= len(installments) else None
+
+
+def _paid_instants(inst: TrueInstallment) -> dict[str, str]:
+    return {"due_end": _iso(inst.due_end), "paid_at": _iso(inst.settled_at)}
+
+
+def no_false_overdue(facts: Facts) -> list[Violation]:
+    """No bureau record ever showed a delinquency for an installment truly paid on time."""
+    found: dict[tuple[str, int], Violation] = {}
+    for entry in facts.entries("bureau.record"):
+        if entry.data["status"] != "overdue":
+            continue
+        key = (entry.data["account"], entry.data["installment"])
+        inst = _truth(facts, *key)
+        if inst is None or not inst.paid_on_time or key in found:
+            continue
+        found[key] = Violation(
+            "no_false_overdue",
+            f"the bureau recorded installment {inst.number} as {entry.data['days_past_due']} "
+            f"day(s) past due, but it was paid at {_iso(inst.settled_at)}, before its due end "
+            f"{_iso(inst.due_end)}",
+            borrower=inst.borrower, subject=facts.subject(inst.borrower),
+            installment=inst.number,
+            instants={**_paid_instants(inst), "reported_at": _iso(entry.at)},
+            evidence=tuple([entry.seq, *facts.payment_seqs(inst.settled_by)]),
+        )
+    return list(found.values())
+
+
+def no_false_overdue_sms(facts: Facts) -> list[Violation]:
+    """No overdue warning was sent for an installment truly paid on time."""
+    found: dict[tuple[str, int], Violation] = {}
+    for entry in facts.entries("sms.sent"):
+        if entry.data["reason"] != "overdue_warning" or entry.data.get("loan_id") is None:
+            continue
+        key = (entry.data["loan_id"], entry.data["installment"])
+        inst = _truth(facts, *key)
+        if inst is None or not inst.paid_on_time or key in found:
+            continue
+        found[key] = Violation(
+            "no_false_overdue_sms",
+            f"an overdue warning for installment {inst.number} was texted at {_iso(entry.at)}, "
+            f"but it was paid at {_iso(inst.settled_at)}, before its due end "
+            f"{_iso(inst.due_end)}",
+            borrower=inst.borrower, subject=facts.subject(inst.borrower),
+            installment=inst.number,
+            instants={**_paid_instants(inst), "texted_at": _iso(entry.at)},
+            evidence=tuple([entry.seq, *facts.payment_seqs(inst.settled_by)]),
+        )
+    return list(found.values())
+
+
+def _postings_by_payment(facts: Facts) -> dict[str, list[tuple[str, str, int, int, int]]]:
+    by_payment: dict[str, list[tuple[str, str, int, int, int]]] = defaultdict(list)
+    for posting in facts.postings:
+        by_payment[posting[1]].append(posting)
+    return by_payment
+
+
+def exactly_once_posting(facts: Facts) -> list[Violation]:
+    """Every accepted repayment is posted at the bank exactly once, with its amount."""
+    by_payment = _postings_by_payment(facts)
+    violations = []
+    for payment in facts.oracle.payments.values():
+        postings = by_payment.get(payment.payment_id, [])
+        refunded = payment.payment_id in facts.oracle.refunds
+        pending = payment.payment_id in facts.platform_pending
+        allowed = {0} if refunded else ({0, 1} if pending else {1})
+        amounts_ok = all(p[2] == payment.amount for p in postings)
+        if len(postings) in allowed and amounts_ok:
+            continue
+        if not postings:
+            what = "was never posted and is no longer pending anywhere: it was lost"
+            cause = "lost repayment"
+        elif len(postings) > 1:
+            what = f"was posted {len(postings)} times ({', '.join(p[0] for p in postings)})"
+            cause = "repeated posting"
+        elif refunded:
+            what = "was posted although the platform refunded it"
+            cause = "posted and refunded"
+        else:
+            what = f"was posted with amount {postings[0][2]} instead of {payment.amount}"
+            cause = "wrong amount"
+        violations.append(Violation(
+            "exactly_once_posting",
+            f"repayment {payment.payment_id} of {payment.amount} captured at "
+            f"{_iso(payment.value_time)} {what}",
+            borrower=payment.borrower, subject=facts.subject(payment.borrower),
+            instants={"value_time": _iso(payment.value_time)},
+            evidence=tuple(facts.payment_seqs([payment.payment_id])), cause=cause,
+        ))
+    known = set(facts.oracle.payments)
+    for payment_id, postings in sorted(by_payment.items()):
+        if payment_id not in known:
+            violations.append(Violation(
+                "exactly_once_posting",
+                f"the bank posted {payment_id}, which no borrower paid",
+                evidence=tuple(facts.payment_seqs([payment_id])), cause="phantom posting"))
+    return violations
+
+
+def money_conserved(facts: Facts) -> list[Violation]:
+    """Borrowers' payments = bank postings + money in transit + refunds, to the minor unit."""
+    accepted = facts.oracle.accepted_total()
+    posted = sum(p[2] for p in facts.postings)
+    by_payment = _postings_by_payment(facts)
+    in_transit = sum(amount for payment_id, amount in facts.platform_pending.items()
+                     if not by_payment.get(payment_id))
+    refunds = sum(facts.oracle.refunds.values())
+    if accepted == posted + in_transit + refunds:
+        return []
+    gap = accepted - (posted + in_transit + refunds)
+    violations = []
+    header = (f"borrowers paid {accepted}; the bank posted {posted}, {in_transit} is in "
+              f"transit and {refunds} was refunded: {abs(gap)} "
+              f"{'missing' if gap > 0 else 'too much'}")
+    for payment in facts.oracle.payments.values():
+        postings = by_payment.get(payment.payment_id, [])
+        pending = payment.payment_id in facts.platform_pending
+        accounted = sum(p[2] for p in postings) + facts.oracle.refunds.get(payment.payment_id, 0)
+        if not postings and pending:
+            accounted += payment.amount
+        if accounted != payment.amount:
+            violations.append(Violation(
+                "money_conserved",
+                f"{header}; repayment {payment.payment_id} of {payment.amount} is accounted "
+                f"for as {accounted}",
+                borrower=payment.borrower, subject=facts.subject(payment.borrower),
+                instants={"value_time": _iso(payment.value_time)},
+                evidence=tuple(facts.payment_seqs([payment.payment_id])),
+                cause="repeated posting" if accounted > payment.amount else "lost repayment"))
+    return violations or [Violation("money_conserved", header)]
+
+
+def _reporting_deadline(facts: Facts, inst: TrueInstallment) -> datetime:
+    jurisdiction = facts.oracle.jurisdiction
+    return (facts.oracle.threshold_instant(inst) + jurisdiction.reporting_cycle
+            + facts.recon_max_wait + timedelta(days=1))
+
+
+def _first_overdue_record(facts: Facts) -> dict[tuple[str, int], Entry]:
+    first: dict[tuple[str, int], Entry] = {}
+    for entry in facts.entries("bureau.record"):
+        if entry.data["status"] == "overdue":
+            first.setdefault((entry.data["account"], entry.data["installment"]), entry)
+    return first
+
+
+def true_overdue_reported(facts: Facts) -> list[Violation]:
+    """Every truly delinquent installment reaches the bureau within one reporting cycle."""
+    first = _first_overdue_record(facts)
+    violations = []
+    for borrower in facts.oracle.borrowers:
+        for inst in facts.oracle.installments(borrower):
+            if not facts.oracle.truly_delinquent(inst, facts.end):
+                continue
+            deadline = _reporting_deadline(facts, inst)
+            if deadline > facts.end:
+                continue
+            record = first.get((facts.oracle.loan_id(borrower), inst.number))
+            if record is not None and record.at <= deadline:
+                continue
+            late = f"only at {_iso(record.at)}" if record is not None else "never"
+            violations.append(Violation(
+                "true_overdue_reported",
+                f"installment {inst.number} was truly delinquent from "
+                f"{_iso(facts.oracle.threshold_instant(inst))} "
+                f"(paid: {_iso(inst.settled_at) or 'never'}) but was {late} reported to the "
+                f"bureau; deadline {_iso(deadline)}",
+                borrower=borrower, subject=facts.subject(borrower), installment=inst.number,
+                instants={"due_end": _iso(inst.due_end), "deadline": _iso(deadline),
+                          "paid_at": _iso(inst.settled_at)},
+                evidence=(record.seq,) if record is not None else (),
+            ))
+    return violations
+
+
+def false_reports_corrected(facts: Facts) -> list[Violation]:
+    """A false delinquency is gone within the jurisdiction's limit."""
+    limit = facts.oracle.jurisdiction.correction_limit
+    events: dict[tuple[str, int], list[Entry]] = defaultdict(list)
+    for entry in facts.journal.entries(["bureau.record", "bureau.correction"]):
+        events[(entry.data["account"], entry.data["installment"])].append(entry)
+    disputes: dict[tuple[str, str], list[Entry]] = defaultdict(list)
+    for entry in facts.entries("bureau.dispute_opened"):
+        disputes[(entry.data["account"], entry.data["period"])].append(entry)
+    posted_at = {e.data["payment_id"]: e.at for e in reversed(facts.entries("bank.posted"))}
+    violations = []
+    for key, history in sorted(events.items()):
+        inst = _truth(facts, *key)
+        if inst is None or not inst.paid_on_time:
+            continue
+        appeared: Entry | None = None
+        for entry in [*history, None]:
+            false_now = entry is not None and entry.kind == "bureau.record" and \
+                entry.data["status"] == "overdue"
+            cleared = entry is not None and entry.kind == "bureau.correction" and \
+                entry.data["status"] == "current"
+            if appeared is None:
+                if false_now:
+                    appeared = entry
+                continue
+            if entry is not None and not cleared:
+                continue
+            learned = [posted_at[p] for p in inst.settled_by if p in posted_at]
+            starts = []
+            if learned:
+                starts.append(max(appeared.at, min(learned)))
+            opened = [d.at for d in disputes.get((key[0], inst.period), []) if d.at >= appeared.at]
+            if opened:
+                starts.append(min(opened))
+            gone_at = entry.at if entry is not None else None
+            if starts:
+                deadline = min(starts) + limit
+                if (gone_at is None and deadline <= facts.end) or \
+                        (gone_at is not None and gone_at > deadline):
+                    evidence = [appeared.seq] + ([entry.seq] if entry is not None else [])
+                    violations.append(Violation(
+                        "false_reports_corrected",
+                        f"the false delinquency of installment {inst.number} recorded at "
+                        f"{_iso(appeared.at)} was "
+                        f"{'corrected only at ' + _iso(gone_at) if gone_at else 'never corrected'}"
+                        f"; it had to be gone by {_iso(deadline)}",
+                        borrower=inst.borrower, subject=facts.subject(inst.borrower),
+                        installment=inst.number,
+                        instants={"reported_at": _iso(appeared.at), "deadline": _iso(deadline),
+                                  "corrected_at": _iso(gone_at)},
+                        evidence=tuple(evidence),
+                    ))
+            appeared = None
+    return violations
+
+
+def bureau_matches_truth(facts: Facts) -> list[Violation]:
+    """At the end of the run every settled period the bureau holds matches the oracle."""
+    oracle = facts.oracle
+    held: dict[tuple[str, str], str] = {}
+    for _subject, account, _number, period, status, _dpd in facts.bureau_records:
+        key = (account, period)
+        held[key] = "overdue" if status == "overdue" or held.get(key) == "overdue" else "current"
+    violations = []
+    for (account, period), status in sorted(held.items()):
+        borrower = facts.borrower_of(account)
+        if borrower is None:
+            continue
+        members = [i for i in oracle.installments(borrower) if i.period == period]
+        truth = "current"
+        settled = True
+        for inst in members:
+            delinquent = oracle.truly_delinquent(inst, facts.end)
+            if delinquent:
+                truth = "overdue"
+                settled = settled and _reporting_deadline(facts, inst) <= facts.end
+            elif inst.settled_at is None:
+                settled = False
+        if not settled or truth == status:
+            continue
+        worst = members[0] if members else None
+        violations.append(Violation(
+            "bureau_matches_truth",
+            f"at the end of the run the bureau holds {period} as {status}, but the truth is "
+            f"{truth}",
+            borrower=borrower, subject=facts.subject(borrower),
+            installment=worst.number if worst else None,
+            instants=_paid_instants(worst) if worst else {},
+            evidence=tuple(e.seq for e in facts.journal.entries(
+                ["bureau.record", "bureau.correction"]) if e.data["account"] == account
+                and e.data["period"] == period),
+        ))
+    return violations
+
+
+CHECKS: dict[str, Callable[[Facts], list[Violation]]] = {
+    "no_false_overdue": no_false_overdue,
+    "no_false_overdue_sms": no_false_overdue_sms,
+    "exactly_once_posting": exactly_once_posting,
+    "money_conserved": money_conserved,
+    "true_overdue_reported": true_overdue_reported,
+    "false_reports_corrected": false_reports_corrected,
+    "bureau_matches_truth": bureau_matches_truth,
+}
+assert tuple(CHECKS) == INVARIANTS
+
+
+def check_all(facts: Facts, names: tuple[str, ...] = INVARIANTS) -> dict[str, list[Violation]]:
+    """Run the named checks; every name maps to its violations (empty when it holds)."""
+    return {name: CHECKS[name](facts) for name in names}

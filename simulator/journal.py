@@ -1,0 +1,134 @@
+"""The journal: the single, append-only record of everything observable in a world.
+
+Each entry has a sequence number, a virtual instant, a kind (``bank.posted``,
+``link.call``, ``sms.sent`` …), the party that saw it and a JSON payload.
+Invariants, reports and the digest read only the journal and the parties'
+final databases.
+
+Entries are buffered and flushed into an SQLite table (compact, indexed by
+kind), and the SHA-256 digest is updated as they arrive: the same scenario and
+seed give the same digest, byte for byte.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from simulator.clock import UTC, Clock
+
+__all__ = ["Entry", "Journal"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_FLUSH_AT = 20_000
+
+
+def _json_default(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    raise TypeError(f"journal fields must be JSON data (got {type(value).__name__})")
+
+
+_encode = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default
+).encode
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One journal entry, as read back."""
+
+    seq: int
+    at: datetime
+    kind: str
+    party: str
+    data: dict[str, Any]
+
+    def brief(self) -> str:
+        """``#12 2026-02-01T13:00:00+00:00 bank.posted {...}`` for evidence listings."""
+        return f"#{self.seq} {self.at.isoformat()} {self.kind} {_encode(self.data)}"
+
+
+class Journal:
+    """Append-only; ``append`` returns the new entry's sequence number."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._db = sqlite3.connect(":memory:", isolation_level=None)
+        self._db.execute(
+            "CREATE TABLE journal (seq INTEGER PRIMARY KEY, at_us INTEGER NOT NULL,"
+            " kind TEXT NOT NULL, party TEXT NOT NULL, data TEXT NOT NULL)"
+        )
+        self._buffer: list[tuple[int, int, str, str, str]] = []
+        self._hash = hashlib.sha256()
+        self._count = 0
+        self._last_at: datetime | None = None
+        self._last_us = 0
+
+    def __len__(self) -> int:
+        return self._count
+
+    def append(self, kind: str, party: str, /, **data: Any) -> int:
+        now = self._clock.now
+        if now is not self._last_at:
+            self._last_at = now
+            delta = now - _EPOCH
+            self._last_us = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+        self._count += 1
+        payload = _encode(data)
+        row = (self._count, self._last_us, kind, party, payload)
+        self._hash.update(f"{self._count}|{self._last_us}|{kind}|{party}|{payload}\n".encode())
+        buffer = self._buffer
+        buffer.append(row)
+        if len(buffer) >= _FLUSH_AT:
+            self._flush()
+        return self._count
+
+    def digest(self) -> str:
+        """Hex SHA-256 over every entry so far, in order."""
+        return self._hash.hexdigest()
+
+    def _flush(self) -> None:
+        if self._buffer:
+            self._db.executemany("INSERT INTO journal VALUES (?,?,?,?,?)", self._buffer)
+            self._buffer.clear()
+
+    def entries(self, kinds: Iterable[str] | None = None) -> Iterator[Entry]:
+        """Entries in order, optionally only those of the given kinds."""
+        self._flush()
+        if kinds is None:
+            rows = self._db.execute("SELECT * FROM journal ORDER BY seq")
+        else:
+            wanted = sorted(set(kinds))
+            marks = ",".join("?" * len(wanted))
+            rows = self._db.execute(
+                f"SELECT * FROM journal WHERE kind IN ({marks}) ORDER BY seq", wanted
+            )
+        for seq, at_us, kind, party, payload in rows:
+            yield Entry(seq, _from_us(at_us), kind, party, json.loads(payload))
+
+    def get(self, seq: int) -> Entry:
+        self._flush()
+        row = self._db.execute("SELECT * FROM journal WHERE seq = ?", (seq,)).fetchone()
+        if row is None:
+            raise KeyError(seq)
+        return Entry(row[0], _from_us(row[1]), row[2], row[3], json.loads(row[4]))
+
+    def count(self, kind: str) -> int:
+        self._flush()
+        (n,) = self._db.execute("SELECT count(*) FROM journal WHERE kind = ?", (kind,)).fetchone()
+        return int(n)
+
+    def index_kinds(self) -> None:
+        """Build the kind index once the run is over (reads come after writes)."""
+        self._flush()
+        self._db.execute("CREATE INDEX IF NOT EXISTS journal_kind ON journal (kind, seq)")
+
+
+def _from_us(at_us: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=at_us)

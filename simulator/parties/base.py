@@ -1,0 +1,181 @@
+"""What every reference party shares: its own SQLite database, its timers, a real crash.
+
+A party's durable state lives in a named in-memory SQLite database that a
+*keeper* connection (``disk``) holds open — the party's disk; the harness
+reads final state through it, even while the party is down. The party works through a
+second connection. A crash closes that connection (SQLite rolls back whatever
+was not committed), advances the party's epoch (its pending timers die with
+it) and drops every in-memory cache; a restart opens a fresh connection and
+rebuilds from the database alone.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sqlite3
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from simulator.calendars import Jurisdiction
+from simulator.clock import Clock, Scheduler
+from simulator.journal import Journal
+from simulator.links import Body, Link, Response
+from simulator.rng import Streams
+
+__all__ = ["Env", "Party", "Problem", "problem"]
+
+_store_numbers = itertools.count(1)
+
+
+class Funds:
+    """The payment network outside every party: it sees money really move.
+
+    The platform (or the bank, at its counter) captures a borrower's money
+    through it, so the oracle learns the true value time from the network,
+    never from a party's own claim.
+    """
+
+    def __init__(self, on_capture: Callable[[str, str, int, datetime, str], None],
+                 on_refund: Callable[[str, int, datetime], None]) -> None:
+        self._on_capture = on_capture
+        self._on_refund = on_refund
+
+    def capture(self, borrower: str, loan_id: str, amount: int, now: datetime,
+                payment_id: str) -> None:
+        self._on_capture(borrower, loan_id, amount, now, payment_id)
+
+    def refund(self, payment_id: str, amount: int, now: datetime) -> None:
+        self._on_refund(payment_id, amount, now)
+
+
+@dataclass
+class Env:
+    """What a party may use of its world: time, randomness, journal, links, defects."""
+
+    clock: Clock
+    scheduler: Scheduler
+    journal: Journal
+    streams: Streams
+    jurisdiction: Jurisdiction
+    defects: frozenset[str]
+    funds: Funds
+    links: dict[str, Link]
+
+    def link(self, name: str) -> Link:
+        return self.links[name]
+
+
+class Problem(Exception):
+    """Raised inside an operation to answer with an RFC 9457 problem document."""
+
+    def __init__(self, status: int, title: str, detail: str = "", **extra: Any) -> None:
+        super().__init__(detail or title)
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.extra = extra
+
+
+def problem(status: int, title: str, detail: str = "", **extra: Any) -> Response:
+    body: Body = {"type": "about:blank", "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    body.update(extra)
+    return Response(status, body)
+
+
+Operation = Callable[[Body, Mapping[str, str]], Response]
+
+
+class Party:
+    """Base of the reference parties. Subclasses define ``name``, ``SCHEMA``,
+    ``operations`` and the :meth:`recover` / :meth:`forget` hooks."""
+
+    name = "party"
+    SCHEMA = ""
+
+    def __init__(self, env: Env) -> None:
+        self.env = env
+        self.epoch = 0
+        self.up = True
+        self._uri = f"file:lendsim-{self.name}-{next(_store_numbers)}?mode=memory&cache=shared"
+        self.disk = sqlite3.connect(self._uri, uri=True)
+        self.disk.executescript(self.SCHEMA)
+        self.db = self._connect()
+        self.operations: dict[str, Operation] = self.routes()
+
+    def routes(self) -> dict[str, Operation]:
+        """The party's operations by name (the same ones its HTTP face serves)."""
+        return {}
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self._uri, uri=True)
+        db.execute("PRAGMA read_uncommitted = 0")
+        return db
+
+    # -- time ------------------------------------------------------------------
+    @property
+    def now(self) -> datetime:
+        return self.env.clock.now
+
+    def timer(self, at: datetime, action: Callable[..., Any], *args: Any) -> None:
+        """An in-memory timer: it fires at ``at`` unless this party crashes first."""
+        self.env.scheduler.at(at, action, *args, owner=self)
+
+    def journal(self, kind: str, /, **data: Any) -> int:
+        return self.env.journal.append(f"{self.name}.{kind}", self.name, **data)
+
+    def defect(self, name: str) -> bool:
+        return f"{self.name}.{name}" in self.env.defects
+
+    # -- the wire --------------------------------------------------------------
+    def handle(self, operation: str, body: Body, headers: Mapping[str, str]) -> Response:
+        """Run one operation; every link and HTTP face calls parties through here."""
+        if not self.up:
+            return problem(503, "Service unavailable", f"{self.name} is down")
+        action = self.operations.get(operation)
+        if action is None:
+            return problem(404, "Unknown operation", f"{self.name} has no operation {operation!r}")
+        try:
+            return action(body, headers)
+        except Problem as failure:
+            if self.db.in_transaction:
+                self.db.rollback()
+            return problem(failure.status, failure.title, failure.detail, **failure.extra)
+
+    # -- crash and restart -----------------------------------------------------
+    def crash(self) -> None:
+        """Lose everything not committed: the connection, in-memory state, timers."""
+        if not self.up:
+            return
+        self.up = False
+        self.epoch += 1
+        self.db.close()  # SQLite rolls back any open transaction
+        self.forget()
+        self.journal("crashed")
+
+    def restart(self) -> None:
+        """Come back from the database alone."""
+        if self.up:
+            return
+        self.db = self._connect()
+        self.up = True
+        self.journal("restarted")
+        self.recover()
+
+    def start(self) -> None:
+        """Arm the party's timers when the world starts."""
+        self.recover()
+
+    def forget(self) -> None:
+        """Drop in-memory state (override where a party keeps any)."""
+
+    def recover(self) -> None:
+        """Re-arm timers and catch up from the database (override)."""
+
+    def close(self) -> None:
+        if self.up:
+            self.db.close()
+        self.disk.close()

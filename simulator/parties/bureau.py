@@ -1,0 +1,217 @@
+"""The reference credit bureau: credit files, furnisher reports, corrections, disputes.
+
+A credit file holds, per subject and account, one record per installment:
+``current`` or ``overdue`` with its days past due. A furnisher's ordinary
+report never turns a delinquency back into ``current`` — a true late record
+stays in the history after the borrower pays — only a *correction* rewrites
+it. A dispute is verified with the furnisher (over ``bureau->bank``) and
+resolved within the jurisdiction's limit; every credit-report query needs a
+permitted purpose and the subject's consent, and is audited.
+
+Defects planted here: ``bureau.correction_ignored``, ``bureau.dispute_never_resolved``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+
+from simulator.clock import UTC
+from simulator.links import Body, Response
+from simulator.parties.base import Operation, Party, Problem
+
+__all__ = ["PERMITTED_PURPOSES", "Bureau"]
+
+PERMITTED_PURPOSES = ("loan_application", "account_review", "dispute_investigation",
+                      "subject_request")
+_VERIFY_AFTER = timedelta(days=1)
+_VERIFY_RETRY = timedelta(days=1)
+
+SCHEMA = """
+CREATE TABLE records (
+    subject_id TEXT NOT NULL, account TEXT NOT NULL, installment INTEGER NOT NULL,
+    period TEXT NOT NULL, status TEXT NOT NULL, days_past_due INTEGER NOT NULL,
+    updated TEXT NOT NULL, disputed INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (subject_id, account, installment)
+);
+CREATE INDEX records_period ON records (subject_id, account, period);
+CREATE TABLE disputes (
+    dispute_id TEXT PRIMARY KEY, subject_id TEXT NOT NULL, account TEXT NOT NULL,
+    period TEXT NOT NULL, opened TEXT NOT NULL, due_by TEXT NOT NULL,
+    status TEXT NOT NULL,                -- open | resolved
+    resolved TEXT, outcome TEXT
+);
+CREATE TABLE queries (
+    seq INTEGER PRIMARY KEY, requester TEXT NOT NULL, purpose TEXT NOT NULL,
+    consent_ref TEXT, subject_id TEXT NOT NULL, at TEXT NOT NULL, allowed INTEGER NOT NULL
+);
+"""
+
+_RANK = {"current": 0, "overdue": 1}
+
+
+def _iso(instant: datetime) -> str:
+    return instant.astimezone(UTC).isoformat()
+
+
+class Bureau(Party):
+    """The credit bureau."""
+
+    name = "bureau"
+    SCHEMA = SCHEMA
+
+    def routes(self) -> dict[str, Operation]:
+        return {
+            "submit_reports": self.op_submit_reports,
+            "open_dispute": self.op_open_dispute,
+            "get_dispute": self.op_get_dispute,
+            "credit_report": self.op_credit_report,
+        }
+
+    # -- furnisher reports ---------------------------------------------------------
+    def op_submit_reports(self, body: Body, headers: Mapping[str, str]) -> Response:
+        applied = ignored = 0
+        now = _iso(self.now)
+        with self.db:
+            for record in body["records"]:
+                key = (record["subject_id"], record["account"], record["installment"])
+                existing = self.db.execute(
+                    "SELECT status FROM records WHERE subject_id = ? AND account = ?"
+                    " AND installment = ?", key).fetchone()
+                correction = bool(record.get("correction"))
+                if correction and self.defect("correction_ignored"):
+                    ignored += 1
+                    continue
+                if existing is not None and not correction and \
+                        _RANK[existing[0]] > _RANK[record["status"]]:
+                    ignored += 1  # history keeps the worst status; only corrections rewrite
+                    continue
+                self.db.execute(
+                    "INSERT OR REPLACE INTO records (subject_id, account, installment, period,"
+                    " status, days_past_due, updated) VALUES (?,?,?,?,?,?,?)",
+                    (*key, record["period"], record["status"], record["days_past_due"], now))
+                applied += 1
+                if correction or record["status"] != "current":
+                    self.journal("correction" if correction else "record",
+                                 account=record["account"], installment=record["installment"],
+                                 period=record["period"], status=record["status"],
+                                 days_past_due=record["days_past_due"])
+        self.journal("reports_received", furnisher=body["furnisher"],
+                     records=len(body["records"]), applied=applied)
+        return Response(200, {"received": len(body["records"]), "applied": applied,
+                              "ignored": ignored})
+
+    # -- disputes --------------------------------------------------------------------
+    def op_open_dispute(self, body: Body, headers: Mapping[str, str]) -> Response:
+        subject, account, period = body["subject_id"], body["account"], body["period"]
+        with self.db:
+            (count,) = self.db.execute("SELECT count(*) FROM disputes").fetchone()
+            dispute_id = f"DSP{count + 1:06d}"
+            due_by = self.now + self.env.jurisdiction.correction_limit
+            self.db.execute(
+                "INSERT INTO disputes VALUES (?,?,?,?,?,?,'open',NULL,NULL)",
+                (dispute_id, subject, account, period, _iso(self.now), _iso(due_by)))
+            self.db.execute("UPDATE records SET disputed = 1 WHERE subject_id = ? AND account = ?"
+                            " AND period = ?", (subject, account, period))
+        self.journal("dispute_opened", dispute_id=dispute_id, account=account, period=period,
+                     due_by=due_by)
+        if not self.defect("dispute_never_resolved"):
+            self.timer(self.now + _VERIFY_AFTER, self._verify, dispute_id)
+        return Response(201, {"dispute_id": dispute_id, "status": "open", "due_by": _iso(due_by)})
+
+    def op_get_dispute(self, body: Body, headers: Mapping[str, str]) -> Response:
+        row = self.db.execute(
+            "SELECT dispute_id, account, period, status, due_by, resolved, outcome"
+            " FROM disputes WHERE dispute_id = ?", (body["dispute_id"],)).fetchone()
+        if row is None:
+            raise Problem(404, "Unknown dispute", f"no dispute {body['dispute_id']}")
+        return Response(200, dict(zip(
+            ("dispute_id", "account", "period", "status", "due_by", "resolved", "outcome"),
+            row, strict=True)))
+
+    def _verify(self, dispute_id: str) -> None:
+        """Ask the furnisher to verify; apply its answer as corrections and resolve."""
+        row = self.db.execute(
+            "SELECT subject_id, account, period, status FROM disputes WHERE dispute_id = ?",
+            (dispute_id,)).fetchone()
+        if row is None or row[3] != "open":
+            return
+        subject, account, period, _ = row
+        reply = self.env.link("bureau->bank").call(
+            "verify_dispute", {"dispute_id": dispute_id, "subject_id": subject,
+                               "account": account, "period": period}, ref=dispute_id)
+        if not (reply.ok and reply.response is not None):
+            self.timer(self.now + _VERIFY_RETRY, self._verify, dispute_id)
+            return
+        changed = 0
+        now = _iso(self.now)
+        with self.db:
+            for record in reply.response.body["records"]:
+                current = self.db.execute(
+                    "SELECT status FROM records WHERE subject_id = ? AND account = ?"
+                    " AND installment = ?", (subject, account, record["installment"])).fetchone()
+                if current is not None and current[0] != record["status"]:
+                    self.db.execute(
+                        "UPDATE records SET status = ?, days_past_due = ?, updated = ?"
+                        " WHERE subject_id = ? AND account = ? AND installment = ?",
+                        (record["status"], record["days_past_due"], now, subject, account,
+                         record["installment"]))
+                    changed += 1
+                    self.journal("correction", account=account,
+                                 installment=record["installment"], period=period,
+                                 status=record["status"], days_past_due=record["days_past_due"],
+                                 dispute_id=dispute_id)
+            outcome = "corrected" if changed else "verified"
+            self.db.execute("UPDATE disputes SET status = 'resolved', resolved = ?, outcome = ?"
+                            " WHERE dispute_id = ?", (now, outcome, dispute_id))
+            self.db.execute("UPDATE records SET disputed = 0 WHERE subject_id = ? AND account = ?"
+                            " AND period = ?", (subject, account, period))
+        self.journal("dispute_resolved", dispute_id=dispute_id, outcome=outcome)
+
+    # -- credit reports ----------------------------------------------------------------
+    def op_credit_report(self, body: Body, headers: Mapping[str, str]) -> Response:
+        purpose = body.get("purpose", "")
+        consent = body.get("consent_ref") or None
+        allowed = purpose in PERMITTED_PURPOSES and (consent is not None
+                                                    or purpose == "subject_request")
+        with self.db:
+            self.db.execute(
+                "INSERT INTO queries (requester, purpose, consent_ref, subject_id, at, allowed)"
+                " VALUES (?,?,?,?,?,?)",
+                (body["requester"], purpose, consent, body["subject_id"], _iso(self.now),
+                 int(allowed)))
+        self.journal("queried", requester=body["requester"], purpose=purpose, allowed=allowed)
+        if not allowed:
+            raise Problem(403, "Query not permitted",
+                          "a credit report needs a permitted purpose and the subject's consent")
+        rows = self.db.execute(
+            "SELECT account, period, max(status = 'overdue'), max(days_past_due) FROM records"
+            " WHERE subject_id = ? GROUP BY account, period ORDER BY account, period",
+            (body["subject_id"],)).fetchall()
+        return Response(200, {"accounts": [
+            {"account": r[0], "period": r[1], "status": "overdue" if r[2] else "current",
+             "days_past_due": r[3]} for r in rows]})
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def recover(self) -> None:
+        if self.defect("dispute_never_resolved"):
+            return
+        for (dispute_id,) in self.db.execute(
+                "SELECT dispute_id FROM disputes WHERE status = 'open' ORDER BY dispute_id"
+        ).fetchall():
+            self.timer(self.now + _VERIFY_AFTER, self._verify, dispute_id)
+
+    # -- reads for the harness ---------------------------------------------------------
+    def read_period_status(self, subject_id: str, account: str, period: str) -> str:
+        """``overdue``, ``current`` or ``none``, as committed (readable while down)."""
+        row = self.disk.execute(
+            "SELECT max(status = 'overdue'), count(*) FROM records WHERE subject_id = ?"
+            " AND account = ? AND period = ?", (subject_id, account, period)).fetchone()
+        if not row[1]:
+            return "none"
+        return "overdue" if row[0] else "current"
+
+    def all_records(self) -> list[tuple[str, str, int, str, str, int]]:
+        return self.disk.execute(
+            "SELECT subject_id, account, installment, period, status, days_past_due FROM records"
+            " ORDER BY account, installment").fetchall()

@@ -1,0 +1,314 @@
+"""The reference platform: the borrower's app, which captures repayments and forwards them.
+
+Reference behaviour (DESIGN §7): a repayment is captured (its value time is
+the capture instant), written with its outbox entry in one transaction,
+forwarded to the bank with the payment id as the idempotency key, retried with
+capped exponential backoff until acknowledged; every day at 01:00 a
+reconciliation file lists the previous day's captures, forwarded or not.
+
+Defects planted here: ``platform.no_retry``, ``platform.new_key_per_retry``,
+``platform.outbox_not_durable``, ``platform.reconciliation_omits_pending``,
+``platform.value_time_is_send_time``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime, time, timedelta
+
+from simulator.clock import UTC
+from simulator.links import Body, Reply, Response
+from simulator.parties.base import Env, Operation, Party, Problem
+from simulator.scenario import PlatformPolicy
+
+__all__ = ["Platform"]
+
+RECON_AT = time(1, 0)
+
+SCHEMA = """
+CREATE TABLE loans (
+    loan_id TEXT PRIMARY KEY, borrower TEXT NOT NULL, phone TEXT NOT NULL,
+    principal INTEGER NOT NULL, months INTEGER NOT NULL, disbursed TEXT NOT NULL
+);
+CREATE TABLE payments (
+    payment_id TEXT PRIMARY KEY, borrower TEXT NOT NULL, loan_id TEXT NOT NULL,
+    amount INTEGER NOT NULL, value_time TEXT NOT NULL, captured_on TEXT NOT NULL,
+    status TEXT NOT NULL,            -- pending | acked | refunded | abandoned
+    posting_id TEXT
+);
+CREATE INDEX payments_day ON payments (captured_on);
+CREATE INDEX payments_loan ON payments (loan_id);
+CREATE TABLE outbox (
+    payment_id TEXT PRIMARY KEY, attempts INTEGER NOT NULL, next_at TEXT NOT NULL
+);
+CREATE TABLE reconciliation (
+    business_date TEXT PRIMARY KEY, status TEXT NOT NULL,   -- pending | sent
+    attempts INTEGER NOT NULL, next_at TEXT NOT NULL
+);
+CREATE TABLE notices (
+    seq INTEGER PRIMARY KEY, loan_id TEXT NOT NULL, installment INTEGER NOT NULL,
+    kind TEXT NOT NULL, at TEXT NOT NULL
+);
+CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT INTO counters VALUES ('payment', 0);
+"""
+
+
+def _iso(instant: datetime) -> str:
+    return instant.astimezone(UTC).isoformat()
+
+
+class Platform(Party):
+    """The intermediary platform."""
+
+    name = "platform"
+    SCHEMA = SCHEMA
+
+    def __init__(self, env: Env, policy: PlatformPolicy, first_business_date: date) -> None:
+        super().__init__(env)
+        self.policy = policy
+        self._first_business_date = first_business_date
+        self._forward_link = env.link("platform->bank")
+        self._recon_link = env.link("recon")
+        # platform.outbox_not_durable keeps pending forwards here instead of the database
+        self._memory_outbox: dict[str, int] = {}
+
+    def routes(self) -> dict[str, Operation]:
+        return {
+            "open_loan": self.op_open_loan,
+            "repay": self.op_repay,
+            "list_loans": self.op_list_loans,
+            "list_payments": self.op_list_payments,
+            "installment_overdue": self.op_notice,
+            "installment_cleared": self.op_notice,
+        }
+
+    # -- borrower-facing operations ----------------------------------------------
+    def op_open_loan(self, body: Body, headers: Mapping[str, str]) -> Response:
+        with self.db:
+            self.db.execute(
+                "INSERT INTO loans VALUES (?,?,?,?,?,?)",
+                (body["loan_id"], body["borrower"], body["phone"], body["principal"],
+                 body["months"], body["disbursed"]),
+            )
+        return Response(201, {"loan_id": body["loan_id"], "status": "open"})
+
+    def op_repay(self, body: Body, headers: Mapping[str, str]) -> Response:
+        """Capture a repayment: payment and outbox entry commit together."""
+        loan_id = body["loan_id"]
+        amount = body["amount"]
+        if not isinstance(amount, int) or amount <= 0:
+            raise Problem(422, "Invalid amount", "amount must be a positive number of minor units")
+        row = self.db.execute("SELECT borrower FROM loans WHERE loan_id = ?", (loan_id,)).fetchone()
+        if row is None:
+            raise Problem(404, "Unknown loan", f"no loan {loan_id}")
+        now = self.now
+        local_day = now.astimezone(self.env.clock.tz).date().isoformat()
+        with self.db:
+            (number,) = self.db.execute(
+                "UPDATE counters SET value = value + 1 WHERE name = 'payment' RETURNING value"
+            ).fetchone()
+            payment_id = f"PAY{number:08d}"
+            self.db.execute(
+                "INSERT INTO payments VALUES (?,?,?,?,?,?,'pending',NULL)",
+                (payment_id, row[0], loan_id, amount, _iso(now), local_day),
+            )
+            if self.defect("outbox_not_durable"):
+                self._memory_outbox[payment_id] = 0
+            else:
+                self.db.execute("INSERT INTO outbox VALUES (?,0,?)",
+                                (payment_id, _iso(now + self.policy.forward_after)))
+            self.env.funds.capture(row[0], loan_id, amount, now, payment_id)
+        self.journal("captured", payment_id=payment_id, loan_id=loan_id, amount=amount)
+        self.timer(now + self.policy.forward_after, self._forward, payment_id)
+        return Response(201, {"payment_id": payment_id, "loan_id": loan_id, "amount": amount,
+                              "value_time": _iso(now), "status": "accepted"})
+
+    def op_list_loans(self, body: Body, headers: Mapping[str, str]) -> Response:
+        rows = self.db.execute(
+            "SELECT loan_id, principal, months, disbursed FROM loans WHERE borrower = ?"
+            " ORDER BY loan_id", (body["borrower"],)).fetchall()
+        return Response(200, {"loans": [
+            {"loan_id": r[0], "principal": r[1], "months": r[2], "disbursed": r[3]}
+            for r in rows]})
+
+    def op_list_payments(self, body: Body, headers: Mapping[str, str]) -> Response:
+        """The bank asks which repayments the platform captured for a loan (disputes)."""
+        rows = self.db.execute(
+            "SELECT payment_id, amount, value_time, status FROM payments WHERE loan_id = ?"
+            " ORDER BY payment_id", (body["loan_id"],)).fetchall()
+        return Response(200, {"loan_id": body["loan_id"], "payments": [
+            {"payment_id": r[0], "amount": r[1], "value_time": r[2], "status": r[3]}
+            for r in rows]})
+
+    def op_notice(self, body: Body, headers: Mapping[str, str]) -> Response:
+        """A bank callback: an installment became overdue, or was cleared."""
+        with self.db:
+            self.db.execute(
+                "INSERT INTO notices (loan_id, installment, kind, at) VALUES (?,?,?,?)",
+                (body["loan_id"], body["installment"], body["kind"], _iso(self.now)))
+        return Response(204, {})
+
+    # -- forwarding --------------------------------------------------------------
+    def _attempts(self, payment_id: str) -> int | None:
+        if self.defect("outbox_not_durable"):
+            return self._memory_outbox.get(payment_id)
+        row = self.db.execute(
+            "SELECT attempts FROM outbox WHERE payment_id = ?", (payment_id,)).fetchone()
+        return None if row is None else int(row[0])
+
+    def _forward(self, payment_id: str) -> None:
+        attempts = self._attempts(payment_id)
+        if attempts is None:
+            return  # already acknowledged, or lost
+        loan_id, amount, value_time = self.db.execute(
+            "SELECT loan_id, amount, value_time FROM payments WHERE payment_id = ?",
+            (payment_id,)).fetchone()
+        if self.defect("value_time_is_send_time"):
+            value_time = _iso(self.now)
+        key = payment_id
+        if attempts and self.defect("new_key_per_retry"):
+            key = f"{payment_id}-{attempts}"
+        body = {"payment_id": payment_id, "loan_id": loan_id, "amount": amount,
+                "currency": self.env.jurisdiction.currency, "value_time": value_time}
+        reply = self._forward_link.call("post_repayment", body, {"Idempotency-Key": key},
+                                        ref=payment_id)
+        self._on_forward_reply(payment_id, amount, attempts, reply)
+
+    def _on_forward_reply(self, payment_id: str, amount: int, attempts: int, reply: Reply) -> None:
+        response = reply.response
+        if reply.ok and response is not None:
+            with self.db:
+                self.db.execute(
+                    "UPDATE payments SET status = 'acked', posting_id = ? WHERE payment_id = ?",
+                    (response.body.get("posting_id"), payment_id))
+                self.db.execute("DELETE FROM outbox WHERE payment_id = ?", (payment_id,))
+            self._memory_outbox.pop(payment_id, None)
+            return
+        status = reply.status
+        if status is not None and 400 <= status < 500 and status not in (408, 409, 429):
+            self._refund(payment_id, amount, status)
+            return
+        if self.defect("no_retry"):
+            with self.db:
+                self.db.execute("UPDATE payments SET status = 'abandoned' WHERE payment_id = ?",
+                                (payment_id,))
+                self.db.execute("DELETE FROM outbox WHERE payment_id = ?", (payment_id,))
+            self._memory_outbox.pop(payment_id, None)
+            self.journal("forward_abandoned", payment_id=payment_id)
+            return
+        attempts += 1
+        next_at = self.now + self._backoff(attempts)
+        if self.defect("outbox_not_durable"):
+            self._memory_outbox[payment_id] = attempts
+        else:
+            with self.db:
+                self.db.execute("UPDATE outbox SET attempts = ?, next_at = ? WHERE payment_id = ?",
+                                (attempts, _iso(next_at), payment_id))
+        self.timer(next_at, self._forward, payment_id)
+
+    def _backoff(self, attempts: int) -> timedelta:
+        first, cap = self.policy.retry_first, self.policy.retry_max
+        if attempts > 40:
+            return cap
+        return min(first * (2 ** (attempts - 1)), cap)
+
+    def _refund(self, payment_id: str, amount: int, status: int) -> None:
+        """The bank refused the repayment for good: give the borrower the money back."""
+        with self.db:
+            self.db.execute("UPDATE payments SET status = 'refunded' WHERE payment_id = ?",
+                            (payment_id,))
+            self.db.execute("DELETE FROM outbox WHERE payment_id = ?", (payment_id,))
+            self.env.funds.refund(payment_id, amount, self.now)
+        self._memory_outbox.pop(payment_id, None)
+        self.journal("refunded", payment_id=payment_id, amount=amount, bank_status=status)
+        borrower, phone = self.db.execute(
+            "SELECT p.borrower, l.phone FROM payments p JOIN loans l USING (loan_id)"
+            " WHERE p.payment_id = ?", (payment_id,)).fetchone()
+        self.env.link("platform->sms").call("send_batch", {"sender": "platform", "messages": [
+            {"borrower": borrower, "phone": phone, "reason": "repayment_refunded",
+             "text": f"Your repayment {payment_id} was returned by the bank."}]}, ref=payment_id)
+
+    # -- reconciliation ----------------------------------------------------------
+    def _schedule_reconciliation(self) -> None:
+        local_now = self.env.clock.local()
+        today_run = datetime.combine(local_now.date(), RECON_AT, tzinfo=self.env.clock.tz)
+        run_at = today_run if today_run > local_now else today_run + timedelta(days=1)
+        self.timer(run_at, self._daily_reconciliation)
+
+    def _daily_reconciliation(self) -> None:
+        business_date = self.env.clock.local().date() - timedelta(days=1)
+        with self.db:
+            self.db.execute("INSERT OR IGNORE INTO reconciliation VALUES (?, 'pending', 0, ?)",
+                            (business_date.isoformat(), _iso(self.now)))
+        self._send_reconciliation(business_date.isoformat())
+        self._schedule_reconciliation()
+
+    def _send_reconciliation(self, business_date: str) -> None:
+        row = self.db.execute(
+            "SELECT status, attempts FROM reconciliation WHERE business_date = ?",
+            (business_date,)).fetchone()
+        if row is None or row[0] == "sent":
+            return
+        query = ("SELECT payment_id, loan_id, amount, value_time FROM payments"
+                 " WHERE captured_on = ? AND status != 'refunded'")
+        if self.defect("reconciliation_omits_pending"):
+            query += " AND status = 'acked'"
+        entries = [
+            {"payment_id": r[0], "loan_id": r[1], "amount": r[2], "value_time": r[3]}
+            for r in self.db.execute(query + " ORDER BY payment_id", (business_date,))
+        ]
+        body = {"business_date": business_date, "count": len(entries),
+                "total": sum(e["amount"] for e in entries), "entries": entries}
+        reply = self._recon_link.call("submit_reconciliation", body, ref=business_date)
+        if reply.ok:
+            with self.db:
+                self.db.execute(
+                    "UPDATE reconciliation SET status = 'sent' WHERE business_date = ?",
+                    (business_date,))
+            return
+        attempts = int(row[1]) + 1
+        next_at = self.now + self._backoff(attempts)
+        with self.db:
+            self.db.execute(
+                "UPDATE reconciliation SET attempts = ?, next_at = ? WHERE business_date = ?",
+                (attempts, _iso(next_at), business_date))
+        self.timer(next_at, self._send_reconciliation, business_date)
+
+    # -- lifecycle ---------------------------------------------------------------
+    def forget(self) -> None:
+        self._memory_outbox = {}
+
+    def recover(self) -> None:
+        """Re-arm forwards and reconciliation files from the database; catch up missed days."""
+        for payment_id, next_at in self.db.execute(
+                "SELECT payment_id, next_at FROM outbox ORDER BY payment_id").fetchall():
+            self.timer(max(datetime.fromisoformat(next_at), self.now), self._forward, payment_id)
+        local_now = self.env.clock.local()
+        last_due = local_now.date() - timedelta(days=1 if local_now.time() >= RECON_AT else 2)
+        (last_known,) = self.db.execute("SELECT max(business_date) FROM reconciliation").fetchone()
+        day = (date.fromisoformat(last_known) + timedelta(days=1)) if last_known else \
+            self._first_business_date
+        with self.db:
+            while day <= last_due:
+                self.db.execute("INSERT OR IGNORE INTO reconciliation VALUES (?,'pending',0,?)",
+                                (day.isoformat(), _iso(self.now)))
+                day += timedelta(days=1)
+        for (business_date,) in self.db.execute(
+                "SELECT business_date FROM reconciliation WHERE status = 'pending'"
+                " ORDER BY business_date").fetchall():
+            self.timer(self.now, self._send_reconciliation, business_date)
+        self._schedule_reconciliation()
+
+    # -- final state, for invariants ---------------------------------------------
+    def in_transit(self) -> dict[str, int]:
+        """Payments still waiting to be forwarded (durable outbox or, if not durable, memory)."""
+        pending = dict(self.disk.execute(
+            "SELECT p.payment_id, p.amount FROM outbox o JOIN payments p USING (payment_id)"
+        ).fetchall())
+        for payment_id in self._memory_outbox:
+            (amount,) = self.disk.execute(
+                "SELECT amount FROM payments WHERE payment_id = ?", (payment_id,)).fetchone()
+            pending[payment_id] = amount
+        return pending
+
