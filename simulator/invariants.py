@@ -70,6 +70,10 @@ class Facts:
             self._by_kind[kind] = list(self.journal.entries([kind]))
         return self._by_kind[kind]
 
+    def iso(self, instant: datetime | None) -> str:
+        """An instant in the jurisdiction's local time ("" for none)."""
+        return "" if instant is None else instant.astimezone(self.oracle.tz).isoformat()
+
     def borrower_of(self, account: str) -> str | None:
         borrower = account.removeprefix("L-")
         return borrower if borrower in self.oracle.borrowers else None
@@ -85,10 +89,6 @@ class Facts:
         return sorted(seqs)
 
 
-def _iso(instant: datetime | None) -> str:
-    return "" if instant is None else instant.isoformat()
-
-
 def _truth(facts: Facts, account: str, number: int) -> TrueInstallment | None:
     borrower = facts.borrower_of(account)
     if borrower is None:
@@ -97,8 +97,8 @@ def _truth(facts: Facts, account: str, number: int) -> TrueInstallment | None:
     return installments[number - 1] if 1 <= number <= len(installments) else None
 
 
-def _paid_instants(inst: TrueInstallment) -> dict[str, str]:
-    return {"due_end": _iso(inst.due_end), "paid_at": _iso(inst.settled_at)}
+def _paid_instants(facts: Facts, inst: TrueInstallment) -> dict[str, str]:
+    return {"due_end": facts.iso(inst.due_end), "paid_at": facts.iso(inst.settled_at)}
 
 
 def no_false_overdue(facts: Facts) -> list[Violation]:
@@ -114,11 +114,11 @@ def no_false_overdue(facts: Facts) -> list[Violation]:
         found[key] = Violation(
             "no_false_overdue",
             f"the bureau recorded installment {inst.number} as {entry.data['days_past_due']} "
-            f"day(s) past due, but it was paid at {_iso(inst.settled_at)}, before its due end "
-            f"{_iso(inst.due_end)}",
+            f"day(s) past due, but it was paid at {facts.iso(inst.settled_at)}, before its due end "
+            f"{facts.iso(inst.due_end)}",
             borrower=inst.borrower, subject=facts.subject(inst.borrower),
             installment=inst.number,
-            instants={**_paid_instants(inst), "reported_at": _iso(entry.at)},
+            instants={**_paid_instants(facts, inst), "reported_at": facts.iso(entry.at)},
             evidence=tuple([entry.seq, *facts.payment_seqs(inst.settled_by)]),
         )
     return list(found.values())
@@ -136,12 +136,12 @@ def no_false_overdue_sms(facts: Facts) -> list[Violation]:
             continue
         found[key] = Violation(
             "no_false_overdue_sms",
-            f"an overdue warning for installment {inst.number} was texted at {_iso(entry.at)}, "
-            f"but it was paid at {_iso(inst.settled_at)}, before its due end "
-            f"{_iso(inst.due_end)}",
+            f"an overdue warning for installment {inst.number} was texted at {facts.iso(entry.at)}, "
+            f"but it was paid at {facts.iso(inst.settled_at)}, before its due end "
+            f"{facts.iso(inst.due_end)}",
             borrower=inst.borrower, subject=facts.subject(inst.borrower),
             installment=inst.number,
-            instants={**_paid_instants(inst), "texted_at": _iso(entry.at)},
+            instants={**_paid_instants(facts, inst), "texted_at": facts.iso(entry.at)},
             evidence=tuple([entry.seq, *facts.payment_seqs(inst.settled_by)]),
         )
     return list(found.values())
@@ -181,9 +181,9 @@ def exactly_once_posting(facts: Facts) -> list[Violation]:
         violations.append(Violation(
             "exactly_once_posting",
             f"repayment {payment.payment_id} of {payment.amount} captured at "
-            f"{_iso(payment.value_time)} {what}",
+            f"{facts.iso(payment.value_time)} {what}",
             borrower=payment.borrower, subject=facts.subject(payment.borrower),
-            instants={"value_time": _iso(payment.value_time)},
+            instants={"value_time": facts.iso(payment.value_time)},
             evidence=tuple(facts.payment_seqs([payment.payment_id])), cause=cause,
         ))
     known = set(facts.oracle.payments)
@@ -223,7 +223,7 @@ def money_conserved(facts: Facts) -> list[Violation]:
                 f"{header}; repayment {payment.payment_id} of {payment.amount} is accounted "
                 f"for as {accounted}",
                 borrower=payment.borrower, subject=facts.subject(payment.borrower),
-                instants={"value_time": _iso(payment.value_time)},
+                instants={"value_time": facts.iso(payment.value_time)},
                 evidence=tuple(facts.payment_seqs([payment.payment_id])),
                 cause="repeated posting" if accounted > payment.amount else "lost repayment"))
     return violations or [Violation("money_conserved", header)]
@@ -257,16 +257,16 @@ def true_overdue_reported(facts: Facts) -> list[Violation]:
             record = first.get((facts.oracle.loan_id(borrower), inst.number))
             if record is not None and record.at <= deadline:
                 continue
-            late = f"only at {_iso(record.at)}" if record is not None else "never"
+            late = f"only at {facts.iso(record.at)}" if record is not None else "never"
             violations.append(Violation(
                 "true_overdue_reported",
                 f"installment {inst.number} was truly delinquent from "
-                f"{_iso(facts.oracle.threshold_instant(inst))} "
-                f"(paid: {_iso(inst.settled_at) or 'never'}) but was {late} reported to the "
-                f"bureau; deadline {_iso(deadline)}",
+                f"{facts.iso(facts.oracle.threshold_instant(inst))} "
+                f"(paid: {facts.iso(inst.settled_at) or 'never'}) but was {late} reported to the "
+                f"bureau; deadline {facts.iso(deadline)}",
                 borrower=borrower, subject=facts.subject(borrower), installment=inst.number,
-                instants={"due_end": _iso(inst.due_end), "deadline": _iso(deadline),
-                          "paid_at": _iso(inst.settled_at)},
+                instants={"due_end": facts.iso(inst.due_end), "deadline": facts.iso(deadline),
+                          "paid_at": facts.iso(inst.settled_at)},
                 evidence=(record.seq,) if record is not None else (),
             ))
     return violations
@@ -311,17 +311,19 @@ def false_reports_corrected(facts: Facts) -> list[Violation]:
                 deadline = min(starts) + limit
                 if (gone_at is None and deadline <= facts.end) or \
                         (gone_at is not None and gone_at > deadline):
-                    evidence = [appeared.seq] + ([entry.seq] if entry is not None else [])
+                    evidence = [appeared.seq, *facts.payment_seqs(inst.settled_by)]
+                    if entry is not None:
+                        evidence.append(entry.seq)
                     violations.append(Violation(
                         "false_reports_corrected",
                         f"the false delinquency of installment {inst.number} recorded at "
-                        f"{_iso(appeared.at)} was "
-                        f"{'corrected only at ' + _iso(gone_at) if gone_at else 'never corrected'}"
-                        f"; it had to be gone by {_iso(deadline)}",
+                        f"{facts.iso(appeared.at)} was "
+                        f"{'corrected only at ' + facts.iso(gone_at) if gone_at else 'never corrected'}"
+                        f"; it had to be gone by {facts.iso(deadline)}",
                         borrower=inst.borrower, subject=facts.subject(inst.borrower),
                         installment=inst.number,
-                        instants={"reported_at": _iso(appeared.at), "deadline": _iso(deadline),
-                                  "corrected_at": _iso(gone_at)},
+                        instants={"reported_at": facts.iso(appeared.at), "deadline": facts.iso(deadline),
+                                  "corrected_at": facts.iso(gone_at)},
                         evidence=tuple(evidence),
                     ))
             appeared = None
@@ -359,7 +361,7 @@ def bureau_matches_truth(facts: Facts) -> list[Violation]:
             f"{truth}",
             borrower=borrower, subject=facts.subject(borrower),
             installment=worst.number if worst else None,
-            instants=_paid_instants(worst) if worst else {},
+            instants=_paid_instants(facts, worst) if worst else {},
             evidence=tuple(e.seq for e in facts.journal.entries(
                 ["bureau.record", "bureau.correction"]) if e.data["account"] == account
                 and e.data["period"] == period),

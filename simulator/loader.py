@@ -69,14 +69,18 @@ Location = tuple[str | int, ...]
 
 
 class _Mapping(dict[str, Any]):
-    """A YAML mapping that remembers the (1-based) line of each of its keys."""
+    """A YAML mapping that remembers the (1-based) line of each of its keys.
 
-    __slots__ = ("key_lines", "line")
+    ``repeated`` is the first key written twice in it, with both lines.
+    """
+
+    __slots__ = ("key_lines", "line", "repeated")
 
     def __init__(self, line: int) -> None:
         super().__init__()
         self.line = line
         self.key_lines: dict[str, int] = {}
+        self.repeated: tuple[str, int, int] | None = None
 
 
 class _Sequence(list[Any]):
@@ -113,13 +117,12 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> Iterator[_Map
     first_seen: dict[str, int] = {}
     for key_node, _ in node.value:
         if key_node.tag != _MERGE_TAG and isinstance(key_node, yaml.ScalarNode):
-            if key_node.value in first_seen:
-                raise loader.problem(f"duplicate key {key_node.value!r} (first at line "
-                                     f"{first_seen[key_node.value]})", key_node)
-            first_seen[key_node.value] = _line(key_node)
+            if key_node.value in first_seen and data.repeated is None:
+                data.repeated = (key_node.value, _line(key_node), first_seen[key_node.value])
+            first_seen.setdefault(key_node.value, _line(key_node))
     loader.flatten_mapping(node)  # merge keys (<<: *anchor) first, own keys override
     for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=False)
+        key = loader.construct_object(key_node, deep=True)
         if not isinstance(key, str):
             raise loader.problem(f"keys must be names (got {_show(key)})", key_node)
         data[key] = loader.construct_object(value_node, deep=False)
@@ -143,7 +146,7 @@ def _construct_decimal(loader: _Loader, node: yaml.ScalarNode) -> Decimal | str:
     if ":" in text:  # YAML 1.1 base-60 number, e.g. 1:30.5
         return text
     if text.lower().lstrip("+-") in (".inf", ".nan"):
-        raise loader.problem(f"numbers must be finite (got {text})", node)
+        return text  # not a number lendsim can use: the schema names the key
     try:
         return Decimal(text.replace("_", ""))
     except InvalidOperation:
@@ -162,27 +165,31 @@ _Loader.add_constructor("tag:yaml.org,2002:timestamp", _construct_text)
 
 
 def _parse_yaml(text: str, file: str | None) -> _Mapping:
-    loader = _Loader(text, file)
+    loader: _Loader | None = None
     try:
+        loader = _Loader(text, file)  # checks for unprintable characters at once
         document = loader.get_single_data()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or "malformed"
-        if "\\t" in problem or "\t" in problem:
+        if "'\\t'" in problem:  # PyYAML quotes the tab it found
             problem += " (indent with spaces, not tabs)"
         if exc.context:
-            problem = f"{problem} ({exc.context})"
+            problem = f"{exc.context}, {problem}"
         raise ScenarioError(f"invalid YAML: {problem}", file=file,
                             line=mark.line + 1 if mark else None) from None
     except ReaderError as exc:
-        raise ScenarioError(f"invalid YAML: {exc.reason} (character {exc.character!r})",
+        character = (f"U+{exc.character:04X}" if isinstance(exc.character, int)
+                     else repr(exc.character))
+        raise ScenarioError(f"invalid YAML: {exc.reason} (got {character})",
                             file=file, line=text.count("\n", 0, exc.position) + 1) from None
     except yaml.YAMLError as exc:
         raise ScenarioError(f"invalid YAML: {exc}", file=file) from None
     except RecursionError:
         raise ScenarioError("invalid YAML: nested too deeply", file=file) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if document is None:
         raise ScenarioError("the file is empty; a scenario is a mapping with keys such as "
                             "scenario, summary, start, until, borrowers", file=file, line=1)
@@ -190,7 +197,30 @@ def _parse_yaml(text: str, file: str | None) -> _Mapping:
         raise ScenarioError(f"a scenario must be a mapping of keys such as scenario, summary, "
                             f"start, until, borrowers (got {_describe(document)})",
                             file=file, line=1)
+    repeated = min(_repeated_keys(document, ()), default=None)
+    if repeated is not None:
+        line, location, first = repeated
+        raise ScenarioError(f"duplicate key {location[-1]!r} (first at line {first})",
+                            file=file, line=line, key=_key(location))
     return document
+
+
+def _repeated_keys(node: object, location: Location,
+                   seen: set[int] | None = None) -> Iterator[tuple[int, Location, int]]:
+    """(line, location, first line) of each key written twice in one mapping."""
+    seen = set() if seen is None else seen
+    if id(node) in seen:  # an alias, or a structure that contains itself
+        return
+    seen.add(id(node))
+    if isinstance(node, _Mapping):
+        if node.repeated is not None:
+            key, line, first = node.repeated
+            yield line, (*location, key), first
+        for key, value in node.items():
+            yield from _repeated_keys(value, (*location, key), seen)
+    elif isinstance(node, _Sequence):
+        for index, value in enumerate(node):
+            yield from _repeated_keys(value, (*location, index), seen)
 
 
 # --------------------------------------------------------------------------
@@ -300,6 +330,8 @@ def _location(error: ValidationError) -> Location:
         extra = _extra_keys(error)
         if extra:
             return (*path, extra[0])
+    if error.validator == "uniqueItems" and isinstance(error.instance, list):
+        return (*path, _first_repeated(error.instance)[0])
     return path
 
 
@@ -327,13 +359,14 @@ def _choose(errors: list[ValidationError], document: _Mapping) -> ValidationErro
     return min(reportable, key=lambda pair: (_line_of(document, pair[1]), -len(pair[1])))[0]
 
 
-def _first_repeated(items: list[Any]) -> Any:
+def _first_repeated(items: list[Any]) -> tuple[int, Any]:
+    """(index, item) of the first item equal to an earlier one."""
     seen: list[Any] = []  # a list: items may be unhashable mappings
-    for item in items:
+    for index, item in enumerate(items):
         if item in seen:
-            return item
+            return index, item
         seen.append(item)
-    return None
+    return len(items), None
 
 
 def _message(error: ValidationError, location: Location) -> str:
@@ -372,7 +405,7 @@ def _message(error: ValidationError, location: Location) -> str:
     elif validator == "minItems":
         return f"{name!r} must list at least {value} item{'s' if value != 1 else ''}"
     elif validator == "uniqueItems":
-        return f"{name!r} lists {_show(_first_repeated(instance))} twice"
+        return f"{_name(location[:-1])!r} lists {_show(_first_repeated(instance)[1])} twice"
     elif validator == "maxProperties":
         return f"{name!r} must have at most {value} keys"
     elif validator == "minProperties":
@@ -526,12 +559,10 @@ class _Builder:
         where: Location = ("world", "platform")
         given = self.document.get("world", {}).get("platform", {})
         policy = PlatformPolicy()
-        return PlatformPolicy(
-            retry_first=(self.duration((*where, "retry_first")) if "retry_first" in given
-                         else policy.retry_first),
-            retry_max=(self.duration((*where, "retry_max")) if "retry_max" in given
-                       else policy.retry_max),
-        )
+        return PlatformPolicy(**{
+            name: self.duration((*where, name)) if name in given else getattr(policy, name)
+            for name in ("forward_after", "retry_first", "retry_max")
+        })
 
     def build_loan(self, where: Location) -> LoanTerms:
         given = self.value(where)

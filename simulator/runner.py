@@ -64,7 +64,7 @@ class ScenarioResult:
         lines = []
         for name in self.unexpected:
             found = self.violations[name]
-            lines.append(f"{name} violated ({len(found)}): {found[0].message}")
+            lines.append(f"{name} violated {len(found)} time(s), first: {found[0].message}")
         for name in self.missing:
             lines.append(f"{name} was expected to be violated but held")
         for check in self.failed_checks:

@@ -1,0 +1,112 @@
+"""The ``lendsim`` command (DESIGN §9).
+
+Exit status: 0 when every scenario passes, 1 when any fails, 2 for bad input
+(a malformed scenario file, an unknown defect, a missing path) — bad input
+gets a one-line message naming the place, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from simulator.defects import DEFECTS, validate_defects
+from simulator.errors import LendsimError
+from simulator.loader import discover, load_scenario
+from simulator.locator import data_path
+from simulator.privacy import redact
+from simulator.reports import html_report, junit_report, print_summary, write_json, write_report
+from simulator.runner import ScenarioResult, run_scenario
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="lendsim",
+    help="Lender-integration simulator: run time-travelling scenarios against a simulated "
+         "bank, credit bureau and platform, and prove no borrower is falsely reported overdue.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+_console = Console(highlight=False)
+_errors = Console(stderr=True, highlight=False)
+
+
+def default_paths() -> list[Path]:
+    """``scenarios/`` in the current folder, else the built-in library."""
+    local = Path("scenarios")
+    return [local] if local.is_dir() else [data_path("scenarios")]
+
+
+def _fail_input(error: LendsimError) -> typer.Exit:
+    _errors.print(f"[bold red]error:[/] {redact(str(error))}", markup=True)
+    return typer.Exit(2)
+
+
+@app.command()
+def run(
+    paths: Annotated[list[Path] | None, typer.Argument(
+        help="Scenario files or folders (default: scenarios/, else the built-in library).",
+        show_default=False)] = None,
+    defect: Annotated[list[str] | None, typer.Option(
+        "--defect", help="Plant this defect in every run (repeatable; see `lendsim defects`).",
+        show_default=False)] = None,
+    json_file: Annotated[Path | None, typer.Option(
+        "--json", help="Write a JSON report here.", show_default=False)] = None,
+    junit_file: Annotated[Path | None, typer.Option(
+        "--junit", help="Write a JUnit XML report here.", show_default=False)] = None,
+    html_file: Annotated[Path | None, typer.Option(
+        "--html", help="Write an HTML report here.", show_default=False)] = None,
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", "-q", help="Print only failures and the closing count.")] = False,
+) -> None:
+    """Run scenarios and check every invariant; exit 0 if all pass, 1 if any fails."""
+    try:
+        defects = validate_defects(defect or ())
+        files = discover(paths or default_paths())
+        scenarios = [load_scenario(file) for file in files]
+    except LendsimError as error:
+        raise _fail_input(error) from None
+    if not scenarios:
+        _errors.print("[bold red]error:[/] no scenario files found in "
+                      + ", ".join(str(p) for p in paths or default_paths()))
+        raise typer.Exit(2)
+    results: list[ScenarioResult] = []
+    try:
+        for scenario in scenarios:
+            results.append(run_scenario(scenario, defects))
+    except LendsimError as error:
+        raise _fail_input(error) from None
+    print_summary(results, _console, table_too=not quiet)
+    if json_file is not None:
+        write_json(json_file, results)
+    if junit_file is not None:
+        write_report(junit_file, junit_report(results))
+    if html_file is not None:
+        write_report(html_file, html_report(results))
+    raise typer.Exit(0 if all(r.passed for r in results) else 1)
+
+
+@app.command()
+def defects() -> None:
+    """List the defect catalogue: each switchable mistake and the party it lives in."""
+    width = max(len(name) for name in DEFECTS)
+    for name, item in DEFECTS.items():
+        _console.print(f"{name:<{width}}  {item.mistake}", markup=False)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,149 @@
+"""Reports of a batch of scenario runs: the terminal summary, JSON, JUnit XML and HTML.
+
+Every text here is built from results whose evidence was already masked;
+free text still passes through :func:`simulator.privacy.redact` on the way out.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from simulator.privacy import redact
+from simulator.runner import ScenarioResult
+
+__all__ = [
+    "failure_text",
+    "html_report",
+    "json_report",
+    "junit_report",
+    "print_summary",
+    "write_json",
+    "write_report",
+]
+
+_EVIDENCE_SHOWN = 6
+
+
+def json_report(results: Sequence[ScenarioResult]) -> dict[str, Any]:
+    """``{"scenarios": [...], "passed": N, "failed": N}`` (DESIGN §9)."""
+    passed = sum(r.passed for r in results)
+    return {"scenarios": [r.as_dict() for r in results], "passed": passed,
+            "failed": len(results) - passed}
+
+
+def failure_text(result: ScenarioResult, *, per_invariant: int = 3) -> str:
+    """Why a scenario failed: each reason, then a few violations with their journal entries."""
+    lines = []
+    for name in result.unexpected:
+        found = result.violations[name]
+        lines.append(f"{name} violated {len(found)} time(s)")
+        for violation in found[:per_invariant]:
+            who = ""
+            if violation.borrower is not None:
+                who = f"{violation.borrower} ({violation.subject})"
+                if violation.installment is not None:
+                    who += f" installment {violation.installment}"
+                who += ": "
+            cause = f" [cause: {violation.cause}]" if violation.cause else ""
+            lines.append(f"  - {who}{violation.message}{cause}")
+            lines.extend(f"      {result.evidence[seq]}"
+                         for seq in violation.evidence[:_EVIDENCE_SHOWN] if seq in result.evidence)
+        if len(found) > per_invariant:
+            lines.append(f"  … and {len(found) - per_invariant} more")
+    for name in result.missing:
+        lines.append(f"{name} was expected to be violated but held")
+    for check in result.failed_checks:
+        where = f" (line {check.line})" if check.line else ""
+        lines.append(f"bureau {check.borrower} {check.period}: expected {check.expected}, "
+                     f"got {check.actual} at {check.at.isoformat()}{where}")
+    return redact("\n".join(lines))
+
+
+def junit_report(results: Sequence[ScenarioResult]) -> str:
+    """JUnit XML: one test case per scenario, failures carrying their evidence."""
+    failed = sum(not r.passed for r in results)
+    suite = ET.Element("testsuite", name="lendsim", tests=str(len(results)),
+                       failures=str(failed), errors="0",
+                       time=f"{sum(r.seconds for r in results):.3f}")
+    for result in results:
+        case = ET.SubElement(suite, "testcase", classname=str(result.scenario.file or "lendsim"),
+                             name=result.id, time=f"{result.seconds:.3f}")
+        if not result.passed:
+            reasons = result.reasons()
+            failure = ET.SubElement(case, "failure", message=redact(reasons[0]) if reasons
+                                    else "failed")
+            failure.text = failure_text(result)
+        out = ET.SubElement(case, "system-out")
+        out.text = f"digest {result.digest}; {result.events} events"
+    ET.indent(suite)
+    return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def html_report(results: Sequence[ScenarioResult]) -> str:
+    """A single self-contained HTML page."""
+    rows = []
+    for result in results:
+        status = "pass" if result.passed else "FAIL"
+        detail = html.escape(failure_text(result)) if not result.passed else ""
+        rows.append(
+            f"<tr class='{status.lower()}'><td>{html.escape(result.id)}</td>"
+            f"<td>{status}</td><td>{html.escape(', '.join(result.violated) or '—')}</td>"
+            f"<td>{result.events}</td><td><code>{result.digest[:16]}</code></td>"
+            f"<td><pre>{detail}</pre></td></tr>")
+    passed = sum(r.passed for r in results)
+    return (
+        "<!doctype html><meta charset='utf-8'><title>lendsim report</title>"
+        "<style>body{font-family:sans-serif}td{vertical-align:top;padding:4px 8px}"
+        ".fail{background:#fdd}.pass{background:#efe}pre{margin:0;white-space:pre-wrap}</style>"
+        f"<h1>lendsim: {passed} passed, {len(results) - passed} failed</h1>"
+        "<table><tr><th>scenario</th><th>result</th><th>violated</th><th>events</th>"
+        "<th>digest</th><th>why</th></tr>" + "".join(rows) + "</table>\n")
+
+
+def write_report(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def write_json(path: Path, results: Sequence[ScenarioResult]) -> None:
+    write_report(path, json.dumps(json_report(results), indent=2, ensure_ascii=False) + "\n")
+
+
+def print_summary(results: Sequence[ScenarioResult], console: Console, *,
+                  table_too: bool = True) -> None:
+    """A table of every scenario, then what failed and why, then the closing count."""
+    if table_too:
+        _print_table(results, console)
+    for result in results:
+        if not result.passed:
+            console.print(f"\n[bold red]FAIL[/] {result.id} ({result.scenario.file})",
+                          highlight=False)
+            console.print(failure_text(result), highlight=False, markup=False, soft_wrap=True)
+    passed = sum(r.passed for r in results)
+    colour = "green" if passed == len(results) else "red"
+    console.print(f"\n[{colour}]{passed} passed, {len(results) - passed} failed[/]",
+                  highlight=False)
+
+
+def _print_table(results: Sequence[ScenarioResult], console: Console) -> None:
+    table = Table(title=None, show_edge=False, pad_edge=False)
+    table.add_column("scenario")
+    table.add_column("result")
+    table.add_column("violated (expected)")
+    table.add_column("events", justify="right")
+    table.add_column("digest")
+    for result in results:
+        violated = ", ".join(
+            name if name in result.scenario.expect.violations else f"[bold red]{name}[/]"
+            for name in result.violated) or "—"
+        table.add_row(result.id, "[green]pass[/]" if result.passed else "[bold red]FAIL[/]",
+                      violated, str(result.events), result.digest[:12])
+    console.print(table)
