@@ -7,6 +7,7 @@ absorbs the rounding remainder so the principal parts sum to the loan.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 
@@ -35,10 +36,11 @@ def monthly_rate(annual_rate: Decimal) -> Decimal:
     return annual_rate / 12
 
 
+@functools.lru_cache(maxsize=1024)
 def schedule(
     principal: int, annual_rate: Decimal, months: int, method: str
 ) -> tuple[ScheduledInstallment, ...]:
-    """The repayment schedule of a loan of ``principal`` minor units."""
+    """The repayment schedule of a loan of ``principal`` minor units (cached: it is pure)."""
     if principal <= 0 or months <= 0:
         raise ValueError(f"principal and months must be positive (got {principal}, {months})")
     with localcontext() as ctx:
@@ -66,5 +68,6 @@ def schedule(
                 rows.append(ScheduledInstallment(number, part, interest))
                 balance -= part
         else:
-            raise ValueError(f"method must be equal_installment or equal_principal (got {method!r})")
+            raise ValueError(
+                f"method must be equal_installment or equal_principal (got {method!r})")
         return tuple(rows)

@@ -214,7 +214,8 @@ def default_personal_data(
     """Personal data for a named borrower (``alice``) whose scenario gives none.
 
     Depends only on the handle, the scenario seed and the jurisdiction, so a
-    borrower keeps the same name and numbers when others are added.
+    borrower keeps the same name and numbers when others are added (unless
+    a number drawn is in ``taken``: then the next draw is used).
     """
     rng = random.Random(derive_seed(seed, f"borrower:{handle}"))
     return PersonalData(*_source(jurisdiction, rng, set(taken))())

@@ -57,7 +57,13 @@ class Scheduler:
     def at(
         self, instant: datetime, action: Callable[..., Any], *args: Any, owner: Owner | None = None
     ) -> None:
-        """Run ``action(*args)`` at ``instant`` (never before now)."""
+        """Run ``action(*args)`` at ``instant`` (never before now).
+
+        Keys are kept in UTC: two instants in one ``ZoneInfo`` compare by wall
+        clock, which misorders the repeated hour when daylight saving ends.
+        """
+        if instant.tzinfo is not UTC:
+            instant = instant.astimezone(UTC)
         if instant < self.clock.now:
             instant = self.clock.now
         self._sequence += 1
@@ -72,6 +78,7 @@ class Scheduler:
 
     def run_until(self, end: datetime) -> None:
         """Execute every event before ``end``, then leave the clock at ``end``."""
+        end = end.astimezone(UTC)
         heap = self._heap
         clock = self.clock
         pop = heapq.heappop

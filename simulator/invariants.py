@@ -8,6 +8,7 @@ it — so a failing run explains itself.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -57,8 +58,8 @@ class Facts:
     oracle: Oracle
     end: datetime
     recon_max_wait: timedelta
-    #: bank postings: (posting_id, payment_id, amount, applied, refunded)
-    postings: list[tuple[str, str, int, int, int]]
+    #: bank postings: (posting_id, payment_id, amount, applied, refunded, received)
+    postings: list[tuple[str, str, int, int, int, datetime]]
     #: payments the platform still holds for forwarding: payment_id -> amount
     platform_pending: dict[str, int]
     #: the bureau's records: (subject_id, account, installment, period, status, dpd)
@@ -69,6 +70,15 @@ class Facts:
         if kind not in self._by_kind:
             self._by_kind[kind] = list(self.journal.entries([kind]))
         return self._by_kind[kind]
+
+    @functools.cached_property
+    def first_posted(self) -> dict[str, datetime]:
+        """When each payment first reached the bank."""
+        first: dict[str, datetime] = {}
+        for posting in self.postings:
+            if posting[1] not in first or posting[5] < first[posting[1]]:
+                first[posting[1]] = posting[5]
+        return first
 
     def iso(self, instant: datetime | None) -> str:
         """An instant in the jurisdiction's local time ("" for none)."""
@@ -83,10 +93,7 @@ class Facts:
 
     def payment_seqs(self, payment_ids: list[str]) -> list[int]:
         """Journal entries where these payments were captured or posted."""
-        wanted = set(payment_ids)
-        seqs = [e.seq for e in self.entries("platform.captured") if e.data["payment_id"] in wanted]
-        seqs += [e.seq for e in self.entries("bank.posted") if e.data["payment_id"] in wanted]
-        return sorted(seqs)
+        return self.journal.about(payment_ids, ("platform.captured", "bank.posted"))
 
 
 def _truth(facts: Facts, account: str, number: int) -> TrueInstallment | None:
@@ -147,8 +154,8 @@ def no_false_overdue_sms(facts: Facts) -> list[Violation]:
     return list(found.values())
 
 
-def _postings_by_payment(facts: Facts) -> dict[str, list[tuple[str, str, int, int, int]]]:
-    by_payment: dict[str, list[tuple[str, str, int, int, int]]] = defaultdict(list)
+def _postings_by_payment(facts: Facts) -> dict[str, list[tuple[str, str, int, int, int, datetime]]]:
+    by_payment: dict[str, list[tuple[str, str, int, int, int, datetime]]] = defaultdict(list)
     for posting in facts.postings:
         by_payment[posting[1]].append(posting)
     return by_payment
@@ -281,7 +288,7 @@ def false_reports_corrected(facts: Facts) -> list[Violation]:
     disputes: dict[tuple[str, str], list[Entry]] = defaultdict(list)
     for entry in facts.entries("bureau.dispute_opened"):
         disputes[(entry.data["account"], entry.data["period"])].append(entry)
-    posted_at = {e.data["payment_id"]: e.at for e in reversed(facts.entries("bank.posted"))}
+    posted_at = facts.first_posted
     violations = []
     for key, history in sorted(events.items()):
         inst = _truth(facts, *key)

@@ -1,17 +1,21 @@
 """The journal: the single, append-only record of everything observable in a world.
 
 Each entry has a sequence number, a virtual instant, a kind (``bank.posted``,
-``link.call``, ``sms.sent`` …), the party that saw it and a JSON payload.
+``link.call``, ``sms.sent`` …), the party that saw it, a reference (the payment,
+account or file it is about) and a payload of JSON-shaped fields.
 Invariants, reports and the digest read only the journal and the parties'
 final databases.
 
-Entries are buffered and flushed into an SQLite table (compact, indexed by
-kind), and the SHA-256 digest is updated as they arrive: the same scenario and
-seed give the same digest, byte for byte.
+Entries are buffered and flushed into an SQLite table, and the SHA-256 digest
+is updated as they arrive: the same scenario and seed give the same digest,
+byte for byte. A world appends millions of entries, so the payload is stored
+as the Python literal of its fields (``repr``, four times cheaper than JSON
+encoding; read back with :func:`ast.literal_eval`) and shown as JSON.
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import sqlite3
@@ -28,15 +32,26 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _FLUSH_AT = 20_000
 
 
-def _json_default(value: object) -> str:
+_PLAIN = frozenset((str, int, bool, type(None)))
+#: which field names an entry's reference is taken from, first found wins
+_REF_FIELDS = ("ref", "payment_id", "account", "loan_id", "borrower", "business_date")
+
+
+def _plain(value: object) -> object:
+    """A field value as JSON-shaped data: datetimes become UTC ISO text."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat()
-    raise TypeError(f"journal fields must be JSON data (got {type(value).__name__})")
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    raise TypeError(f"journal fields must be JSON data (got {kind.__name__})")
 
 
-_encode = json.JSONEncoder(
-    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default
-).encode
+_show = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +66,7 @@ class Entry:
 
     def brief(self) -> str:
         """``#12 2026-02-01T13:00:00+00:00 bank.posted {...}`` for evidence listings."""
-        return f"#{self.seq} {self.at.isoformat()} {self.kind} {_encode(self.data)}"
+        return f"#{self.seq} {self.at.isoformat()} {self.kind} {_show(self.data)}"
 
 
 class Journal:
@@ -62,9 +77,10 @@ class Journal:
         self._db = sqlite3.connect(":memory:", isolation_level=None)
         self._db.execute(
             "CREATE TABLE journal (seq INTEGER PRIMARY KEY, at_us INTEGER NOT NULL,"
-            " kind TEXT NOT NULL, party TEXT NOT NULL, data TEXT NOT NULL)"
+            " kind TEXT NOT NULL, party TEXT NOT NULL, ref TEXT, data TEXT NOT NULL)"
         )
-        self._buffer: list[tuple[int, int, str, str, str]] = []
+        self._buffer: list[tuple[int, int, str, str, object, str]] = []
+        self._indexed = False
         self._hash = hashlib.sha256()
         self._count = 0
         self._last_at: datetime | None = None
@@ -80,8 +96,16 @@ class Journal:
             delta = now - _EPOCH
             self._last_us = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
         self._count += 1
-        payload = _encode(data)
-        row = (self._count, self._last_us, kind, party, payload)
+        for key, value in data.items():
+            if type(value) not in _PLAIN:
+                data[key] = _plain(value)
+        ref = None
+        for field in _REF_FIELDS:
+            ref = data.get(field)
+            if ref is not None:
+                break
+        payload = repr(data)
+        row = (self._count, self._last_us, kind, party, ref, payload)
         self._hash.update(f"{self._count}|{self._last_us}|{kind}|{party}|{payload}\n".encode())
         buffer = self._buffer
         buffer.append(row)
@@ -95,7 +119,7 @@ class Journal:
 
     def _flush(self) -> None:
         if self._buffer:
-            self._db.executemany("INSERT INTO journal VALUES (?,?,?,?,?)", self._buffer)
+            self._db.executemany("INSERT INTO journal VALUES (?,?,?,?,?,?)", self._buffer)
             self._buffer.clear()
 
     def entries(self, kinds: Iterable[str] | None = None) -> Iterator[Entry]:
@@ -109,15 +133,31 @@ class Journal:
             rows = self._db.execute(
                 f"SELECT * FROM journal WHERE kind IN ({marks}) ORDER BY seq", wanted
             )
-        for seq, at_us, kind, party, payload in rows:
-            yield Entry(seq, _from_us(at_us), kind, party, json.loads(payload))
+        for seq, at_us, kind, party, _ref, payload in rows:
+            yield Entry(seq, _from_us(at_us), kind, party, ast.literal_eval(payload))
 
     def get(self, seq: int) -> Entry:
         self._flush()
         row = self._db.execute("SELECT * FROM journal WHERE seq = ?", (seq,)).fetchone()
         if row is None:
             raise KeyError(seq)
-        return Entry(row[0], _from_us(row[1]), row[2], row[3], json.loads(row[4]))
+        return Entry(row[0], _from_us(row[1]), row[2], row[3], ast.literal_eval(row[5]))
+
+    def about(self, refs: Iterable[str], kinds: Iterable[str]) -> list[int]:
+        """Sequence numbers of the entries of these kinds about these references."""
+        self._flush()
+        if not self._indexed:
+            self._db.execute("CREATE INDEX journal_ref ON journal (ref)")
+            self._indexed = True
+        wanted = sorted(set(refs))
+        kind_list = sorted(set(kinds))
+        found: list[int] = []
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            found.extend(seq for (seq,) in self._db.execute(
+                f"SELECT seq FROM journal WHERE ref IN ({','.join('?' * len(chunk))})"
+                f" AND kind IN ({','.join('?' * len(kind_list))})", (*chunk, *kind_list)))
+        return sorted(found)
 
     def count(self, kind: str) -> int:
         self._flush()
@@ -128,6 +168,10 @@ class Journal:
         """Build the kind index once the run is over (reads come after writes)."""
         self._flush()
         self._db.execute("CREATE INDEX IF NOT EXISTS journal_kind ON journal (kind, seq)")
+
+    def close(self) -> None:
+        self._buffer.clear()
+        self._db.close()
 
 
 def _from_us(at_us: int) -> datetime:

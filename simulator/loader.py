@@ -74,11 +74,10 @@ class _Mapping(dict[str, Any]):
     ``repeated`` is the first key written twice in it, with both lines.
     """
 
-    __slots__ = ("key_lines", "line", "repeated")
+    __slots__ = ("key_lines", "repeated")
 
-    def __init__(self, line: int) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.line = line
         self.key_lines: dict[str, int] = {}
         self.repeated: tuple[str, int, int] | None = None
 
@@ -86,11 +85,10 @@ class _Mapping(dict[str, Any]):
 class _Sequence(list[Any]):
     """A YAML sequence that remembers the (1-based) line of each of its items."""
 
-    __slots__ = ("item_lines", "line")
+    __slots__ = ("item_lines",)
 
-    def __init__(self, line: int, item_lines: list[int]) -> None:
+    def __init__(self, item_lines: list[int]) -> None:
         super().__init__()
-        self.line = line
         self.item_lines = item_lines
 
 
@@ -112,7 +110,7 @@ _PLAIN_INT = re.compile(r"[-+]?(?:0|[1-9][0-9_]*)")
 
 
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> Iterator[_Mapping]:
-    data = _Mapping(_line(node))
+    data = _Mapping()
     yield data
     first_seen: dict[str, int] = {}
     for key_node, _ in node.value:
@@ -124,13 +122,16 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> Iterator[_Map
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
         if not isinstance(key, str):
-            raise loader.problem(f"keys must be names (got {_show(key)})", key_node)
+            shown = _show(key)
+            if isinstance(key_node, yaml.ScalarNode) and shown != key_node.value:
+                shown = f"{key_node.value}, which YAML reads as {shown}; quote it"
+            raise loader.problem(f"keys must be names (got {shown})", key_node)
         data[key] = loader.construct_object(value_node, deep=False)
         data.key_lines[key] = _line(key_node)
 
 
 def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> Iterator[_Sequence]:
-    data = _Sequence(_line(node), [_line(child) for child in node.value])
+    data = _Sequence([_line(child) for child in node.value])
     yield data
     data.extend(loader.construct_object(child, deep=False) for child in node.value)
 
@@ -313,12 +314,14 @@ _BOUND_WORDS = {
     "maximum": "at most",
     "exclusiveMaximum": "less than",
 }
-#: Errors that say something is missing: reported only when nothing inside the
-#: same mapping is wrong (a typo'd key explains a "missing" one).
-_MISSING = {"required", "minProperties", "minItems"}
+#: Errors that say something is missing: not reported while the same mapping
+#: has an unknown key, which is likely the missing one misspelt.
+_MISSING = {"required", "minProperties"}
 
 
 class _Fields(dict[str, str]):
+    """Fields for an ``x-messages`` template; an unknown ``{name}`` stays as written."""
+
     def __missing__(self, key: str) -> str:
         return "{" + key + "}"
 
@@ -348,14 +351,17 @@ def _is_missing(error: ValidationError) -> bool:
 
 
 def _choose(errors: list[ValidationError], document: _Mapping) -> ValidationError:
-    """The error to report: the first in file order, deepest first on one line."""
+    """The error to report: the first in file order, the deepest first on one line.
+
+    "Missing 'link'" gives way to "unknown key 'lnk'" in the same mapping.
+    """
     located = [(error, _location(error)) for error in errors]
-    wrong = [location for error, location in located if not _is_missing(error)]
+    with_unknown_keys = {tuple(error.absolute_path) for error, _ in located
+                         if error.validator == "additionalProperties"}
     reportable = [
         (error, location) for error, location in located
-        if not _is_missing(error)
-        or not any(other[:len(location)] == location for other in wrong)
-    ] or located
+        if not (_is_missing(error) and location in with_unknown_keys)
+    ]
     return min(reportable, key=lambda pair: (_line_of(document, pair[1]), -len(pair[1])))[0]
 
 
@@ -418,11 +424,7 @@ def _message(error: ValidationError, location: Location) -> str:
 
 
 def _validate(document: _Mapping, file: str | None) -> None:
-    try:
-        errors = list(_validator().iter_errors(document))
-    except RecursionError:
-        raise ScenarioError("the scenario is nested too deeply (or refers to itself)",
-                            file=file) from None
+    errors = list(_validator().iter_errors(document))
     if errors:
         error = _choose(errors, document)
         location = _location(error)
@@ -617,8 +619,13 @@ class _Builder:
             if "count" not in entry:
                 handle: str = entry["id"]
                 if handle in self.borrowers:
-                    raise self.error(f"borrower id {handle!r} is used twice (first at line "
-                                     f"{self.borrower_lines[handle]})", (*where, "id"))
+                    first = self.borrower_lines[handle]
+                    raise self.error(
+                        f"borrower id {handle!r} is already the id of a borrower generated "
+                        f"by the block at line {first}; give that block another 'id_prefix'"
+                        if handle not in self.id_listing else
+                        f"borrower id {handle!r} is used twice (first at line {first})",
+                        (*where, "id"))
                 default = default_personal_data(handle, self.seed, self.jurisdiction.code,
                                                 taken=taken)
                 taken.update(dict.fromkeys((default.id_number, default.phone), line))
@@ -746,9 +753,13 @@ def load_scenario_text(text: str, file: str | Path | None = None) -> Scenario:
     Raises :class:`ScenarioError` (file, line and key) for any mistake in it.
     """
     name = str(file) if file is not None else None
-    document = _parse_yaml(text, name)
-    _validate(document, name)
-    return _Builder(document, name).build()
+    try:
+        document = _parse_yaml(text, name)
+        _validate(document, name)
+        return _Builder(document, name).build()
+    except RecursionError:
+        raise ScenarioError("the scenario is nested too deeply (or refers to itself)",
+                            file=name) from None
 
 
 def load_scenario(path: Path) -> Scenario:

@@ -93,9 +93,9 @@ class Borrower:
     """
 
     id: str
-    name: str
-    id_number: str
-    phone: str
+    name: str = field(repr=False)
+    id_number: str = field(repr=False)
+    phone: str = field(repr=False)
     loan: LoanTerms
     pays: Pays
 

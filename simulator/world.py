@@ -201,8 +201,6 @@ class World:
             self.journal.append("borrower.nothing_due", "borrower", borrower=step.borrower,
                                 installment=step.installment)
             return
-        self.journal.append("borrower.repay", "borrower", borrower=step.borrower,
-                            installment=step.installment, amount=amount, due=due, via=step.via)
         body = {"loan_id": loan_id, "amount": amount}
         if step.via == "bank":
             if self.bank.up:

@@ -32,7 +32,7 @@ Defects planted here: every ``bank.*`` name in the catalogue.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -67,9 +67,11 @@ CREATE TABLE installments (
     max_dpd INTEGER NOT NULL DEFAULT 0,
     warned INTEGER NOT NULL DEFAULT 0,
     reported TEXT,                       -- last status sent to the bureau
+    attention INTEGER NOT NULL DEFAULT 0,  -- 1: the next batch must look at it
     PRIMARY KEY (loan_id, number)
 );
 CREATE INDEX installments_open ON installments (grace_end) WHERE settled_us IS NULL;
+CREATE INDEX installments_attention ON installments (loan_id, number) WHERE attention = 1;
 CREATE INDEX installments_unreported ON installments (due_date) WHERE reported IS NULL;
 CREATE TABLE postings (
     posting_id TEXT PRIMARY KEY, payment_id TEXT NOT NULL, idempotency_key TEXT,
@@ -78,7 +80,7 @@ CREATE TABLE postings (
     received_us INTEGER NOT NULL, allocation TEXT NOT NULL
 );
 CREATE INDEX postings_payment ON postings (payment_id);
-CREATE TABLE idempotency (key TEXT PRIMARY KEY, status INTEGER NOT NULL, body TEXT NOT NULL);
+CREATE INDEX postings_key ON postings (idempotency_key);
 CREATE TABLE reconciliation_files (
     business_date TEXT PRIMARY KEY, received_us INTEGER NOT NULL,
     count INTEGER NOT NULL, total INTEGER NOT NULL, matched INTEGER NOT NULL,
@@ -97,8 +99,6 @@ CREATE TABLE outbox (
     id INTEGER PRIMARY KEY, link TEXT NOT NULL, op TEXT NOT NULL, body TEXT NOT NULL,
     ref TEXT, attempts INTEGER NOT NULL DEFAULT 0, next_us INTEGER NOT NULL
 );
-CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
-INSERT INTO counters VALUES ('posting', 0), ('counter_payment', 0);
 """
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -118,6 +118,10 @@ def from_us(value: int) -> datetime:
     return _EPOCH + timedelta(microseconds=value)
 
 
+def _iso_us(value: int) -> str:
+    return from_us(value).isoformat()
+
+
 @dataclass(slots=True)
 class _Open:
     """One installment as the allocation sees it."""
@@ -134,6 +138,7 @@ class _Open:
     max_dpd: int
     reported: str | None
     warned: int
+    attention: int
 
 
 class Bank(Party):
@@ -151,6 +156,10 @@ class Bank(Party):
         self._tolerance = 0 if self.defect("no_tolerance") else policy.arrears_tolerance
         self._cob_running = False
         self._drain_at: datetime | None = None
+        self._postings = 0  # how many postings exist: ids are PST00000001, …
+        self._counter_payments = 0
+        self._due_cache: dict[tuple[date, int], tuple[date, int, int]] = {}
+        self._rates: dict[str, Decimal] = {}  # loan terms never change: cached
 
     def routes(self) -> dict[str, Operation]:
         return {
@@ -167,6 +176,9 @@ class Bank(Party):
     # -- loans ---------------------------------------------------------------------
     def _due(self, disbursed: date, number: int) -> tuple[date, int, int]:
         """The bank's own due date, last grace day (ordinal) and due end (µs)."""
+        cached = self._due_cache.get((disbursed, number))
+        if cached is not None:
+            return cached
         due_date = add_months(disbursed, number)
         if self.policy.holiday_shift == "next_working_day" and not self.defect(
             "ignores_holiday_shift"
@@ -175,32 +187,41 @@ class Bank(Party):
         grace_end = due_date + timedelta(days=self.policy.grace_days)
         zone = UTC if self.defect("utc_cutoff") else self._tz
         due_end = local_midnight(grace_end + timedelta(days=1), zone)
-        return due_date, grace_end.toordinal(), to_us(due_end)
+        result = self._due_cache[(disbursed, number)] = (
+            due_date, grace_end.toordinal(), to_us(due_end))
+        return result
+
+    def _loan_rows(self, body: Body) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
+        """The loan row and its installment rows, as booking stores them."""
+        disbursed = date.fromisoformat(body["disbursed"])
+        rows = schedule(body["principal"], Decimal(body["annual_rate"]), body["months"],
+                        body["method"])
+        loan = (body["loan_id"], body["borrower"], body["subject_id"], body["name"],
+                body["phone"], body["principal"], body["annual_rate"], body["months"],
+                body["method"], body["disbursed"])
+        installments = []
+        for row in rows:
+            due_date, grace_end, due_end_us = self._due(disbursed, row.number)
+            installments.append((body["loan_id"], row.number, due_date.isoformat(),
+                                 period_of(due_date), grace_end, due_end_us,
+                                 row.principal, row.interest))
+        return loan, installments
+
+    def _insert_loans(self, loans: list[tuple[Any, ...]],
+                      installments: list[tuple[Any, ...]]) -> None:
+        self.db.executemany("INSERT INTO loans VALUES (?,?,?,?,?,?,?,?,?,?)", loans)
+        self.db.executemany(
+            "INSERT INTO installments (loan_id, number, due_date, period, grace_end,"
+            " due_end_us, principal, interest) VALUES (?,?,?,?,?,?,?,?)", installments)
 
     def op_book_loan(self, body: Body, headers: Mapping[str, str]) -> Response:
-        loan_id = body["loan_id"]
-        disbursed = date.fromisoformat(body["disbursed"])
-        rate = Decimal(body["annual_rate"])
-        rows = schedule(body["principal"], rate, body["months"], body["method"])
+        loan, installments = self._loan_rows(body)
         with self.db:
-            if self.db.execute("SELECT 1 FROM loans WHERE loan_id = ?", (loan_id,)).fetchone():
-                raise Problem(409, "Loan exists", f"loan {loan_id} is already booked")
-            self.db.execute(
-                "INSERT INTO loans VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (loan_id, body["borrower"], body["subject_id"], body["name"], body["phone"],
-                 body["principal"], body["annual_rate"], body["months"], body["method"],
-                 body["disbursed"]),
-            )
-            installments = []
-            for row in rows:
-                due_date, grace_end, due_end_us = self._due(disbursed, row.number)
-                installments.append((loan_id, row.number, due_date.isoformat(),
-                                     period_of(due_date), grace_end, due_end_us,
-                                     row.principal, row.interest))
-            self.db.executemany(
-                "INSERT INTO installments (loan_id, number, due_date, period, grace_end,"
-                " due_end_us, principal, interest) VALUES (?,?,?,?,?,?,?,?)", installments)
-        return Response(201, {"loan_id": loan_id, "installments": [
+            if self.db.execute("SELECT 1 FROM loans WHERE loan_id = ?", (loan[0],)).fetchone():
+                raise Problem(409, "Loan exists", f"loan {loan[0]} is already booked")
+            self._insert_loans([loan], installments)
+        self.journal("loan_booked", loan_id=loan[0], installments=len(installments))
+        return Response(201, {"loan_id": loan[0], "installments": [
             {"number": i[1], "due_date": i[2], "principal": i[6], "interest": i[7]}
             for i in installments]})
 
@@ -226,15 +247,37 @@ class Bank(Party):
         return Response(200, {"loan_id": loan_id, "outstanding": outstanding,
                               "days_past_due": worst_dpd, "installments": schedule_rows})
 
-    def _installments(self, loan_id: str, *, open_only: bool = False) -> list[_Open]:
+    def _rate(self, loan_id: str) -> Decimal | None:
+        rate = self._rates.get(loan_id)
+        if rate is None:
+            row = self.db.execute("SELECT annual_rate FROM loans WHERE loan_id = ?",
+                                  (loan_id,)).fetchone()
+            if row is None:
+                return None
+            rate = self._rates[loan_id] = Decimal(row[0])
+        return rate
+
+    def _installments(self, loan_id: str, *, open_only: bool = False,
+                      after: int = 0, limit: int = -1) -> list[_Open]:
         query = (
             "SELECT number, principal, interest, paid, penalty_paid, penalty_charged,"
-            " grace_end, due_end_us, settled_us, max_dpd, reported, warned"
+            " grace_end, due_end_us, settled_us, max_dpd, reported, warned, attention"
             " FROM installments WHERE loan_id = ?"
         )
         if open_only:
             query += " AND (paid < principal + interest OR penalty_paid < penalty_charged)"
-        return [_Open(*row) for row in self.db.execute(query + " ORDER BY number", (loan_id,))]
+        return [_Open(*row) for row in self.db.execute(
+            query + " AND number > ? ORDER BY number LIMIT ?", (loan_id, after, limit))]
+
+    def _open_installments(self, loan_id: str) -> Iterator[_Open]:
+        """Open installments oldest first, read a few at a time (most payments need one)."""
+        after = 0
+        while True:
+            batch = self._installments(loan_id, open_only=True, after=after, limit=2)
+            yield from batch
+            if len(batch) < 2:
+                return
+            after = batch[-1].number
 
     def _penalty(self, inst: _Open, rate: Decimal, effective_us: int) -> int:
         """Penalty interest owed on an installment settled (or paid) at ``effective_us``."""
@@ -250,11 +293,12 @@ class Bank(Party):
         if not key:
             raise Problem(400, "Missing Idempotency-Key", "the Idempotency-Key header is required")
         if not self.defect("ignores_idempotency_key"):
-            cached = self.db.execute(
-                "SELECT status, body FROM idempotency WHERE key = ?", (key,)).fetchone()
-            if cached is not None:
+            first = self.db.execute(
+                "SELECT posting_id FROM postings WHERE idempotency_key = ? ORDER BY posting_id"
+                " LIMIT 1", (key,)).fetchone()
+            if first is not None:
                 self.journal("replayed", payment_id=body.get("payment_id"), key=key)
-                return Response(cached[0], json.loads(cached[1]))
+                return Response(201, self._posting_body(first[0]))
         if self._cob_running:
             raise Problem(409, "Day-end batch running", "retry after the batch",
                           retry_after=int(_ACT_DELAY.total_seconds()))
@@ -267,11 +311,8 @@ class Bank(Party):
         row = self.db.execute("SELECT borrower FROM loans WHERE loan_id = ?", (loan_id,)).fetchone()
         if row is None:
             raise Problem(404, "Unknown loan", f"no loan {loan_id}")
-        with self.db:
-            (number,) = self.db.execute(
-                "UPDATE counters SET value = value + 1 WHERE name = 'counter_payment'"
-                " RETURNING value").fetchone()
-        payment_id = f"CTR{number:08d}"
+        self._counter_payments += 1
+        payment_id = f"CTR{self._counter_payments:08d}"
         self.env.funds.capture(row[0], loan_id, body["amount"], self.now, payment_id)
         return self._post(payment_id, loan_id, body["amount"], self.now, None)
 
@@ -279,23 +320,18 @@ class Bank(Party):
               key: str | None) -> Response:
         if not isinstance(amount, int) or amount <= 0:
             raise Problem(422, "Invalid amount", "amount must be a positive number of minor units")
-        loan = self.db.execute("SELECT annual_rate FROM loans WHERE loan_id = ?",
-                               (loan_id,)).fetchone()
-        if loan is None:
+        rate = self._rate(loan_id)
+        if rate is None:
             raise Problem(404, "Unknown loan", f"no loan {loan_id}")
-        rate = Decimal(loan[0])
         now = self.now
         value_us = to_us(value_time)
         effective_us = to_us(now) if self.defect("posts_by_receipt_time") else value_us
+        posting_id = f"PST{self._postings + 1:08d}"
         with self.db:
-            (number,) = self.db.execute(
-                "UPDATE counters SET value = value + 1 WHERE name = 'posting' RETURNING value"
-            ).fetchone()
-            posting_id = f"PST{number:08d}"
             remaining = amount
             allocation: list[list[int]] = []
             cleared: list[_Open] = []
-            for inst in self._installments(loan_id, open_only=True):
+            for inst in self._open_installments(loan_id):
                 if remaining <= 0:
                     break
                 settled_before = inst.settled_us is not None
@@ -314,6 +350,7 @@ class Bank(Party):
                 settled_us = inst.settled_us
                 max_dpd = inst.max_dpd
                 reported = inst.reported
+                attention = inst.attention
                 if settled_us is None and residual <= self._tolerance:
                     settled_us = effective_us
                     if effective_us < inst.due_end_us:
@@ -326,11 +363,13 @@ class Bank(Party):
                     else:
                         day = from_us(effective_us).astimezone(self._tz).date().toordinal()
                         max_dpd = max(max_dpd, day - inst.grace_end)
+                        attention = 1  # settled late: the batch reports it
                 self.db.execute(
                     "UPDATE installments SET paid = ?, penalty_paid = ?, penalty_charged = ?,"
-                    " settled_us = ?, max_dpd = ?, reported = ? WHERE loan_id = ? AND number = ?",
+                    " settled_us = ?, max_dpd = ?, reported = ?, attention = ?"
+                    " WHERE loan_id = ? AND number = ?",
                     (paid, inst.penalty_paid + to_penalty, penalty, settled_us, max_dpd,
-                     reported, loan_id, inst.number))
+                     reported, attention, loan_id, inst.number))
                 allocation.append([inst.number, to_penalty, to_schedule])
             refunded = remaining
             applied = amount - refunded
@@ -339,16 +378,14 @@ class Bank(Party):
                 (posting_id, payment_id, key, loan_id, amount, applied, refunded, value_us,
                  effective_us, to_us(now), json.dumps(allocation)))
             self.db.execute("DELETE FROM in_transit WHERE payment_id = ?", (payment_id,))
-            response_body = {
-                "posting_id": posting_id, "payment_id": payment_id, "loan_id": loan_id,
-                "amount": amount, "applied": applied, "refunded": refunded,
-                "value_time": value_time.astimezone(UTC).isoformat(), "status": "posted",
-            }
-            if key is not None:
-                self.db.execute("INSERT OR REPLACE INTO idempotency VALUES (?,?,?)",
-                                (key, 201, json.dumps(response_body, sort_keys=True)))
             for inst in cleared:
                 self._clear_overdue(loan_id, inst, payment_id)
+        self._postings += 1
+        response_body = {
+            "posting_id": posting_id, "payment_id": payment_id, "loan_id": loan_id,
+            "amount": amount, "applied": applied, "refunded": refunded,
+            "value_time": _iso_us(value_us), "status": "posted",
+        }
         self.journal("posted", payment_id=payment_id, posting_id=posting_id, loan_id=loan_id,
                      amount=amount, applied=applied, refunded=refunded,
                      value_time=value_time, effective=from_us(effective_us))
@@ -379,15 +416,18 @@ class Bank(Party):
         return str(self.db.execute("SELECT subject_id FROM loans WHERE loan_id = ?",
                                    (loan_id,)).fetchone()[0])
 
-    def op_get_posting(self, body: Body, headers: Mapping[str, str]) -> Response:
+    def _posting_body(self, posting_id: str) -> Body:
         row = self.db.execute(
             "SELECT posting_id, payment_id, loan_id, amount, applied, refunded, value_us"
-            " FROM postings WHERE posting_id = ?", (body["posting_id"],)).fetchone()
+            " FROM postings WHERE posting_id = ?", (posting_id,)).fetchone()
         if row is None:
-            raise Problem(404, "Unknown posting", f"no posting {body['posting_id']}")
-        return Response(200, {"posting_id": row[0], "payment_id": row[1], "loan_id": row[2],
-                              "amount": row[3], "applied": row[4], "refunded": row[5],
-                              "value_time": from_us(row[6]).isoformat(), "status": "posted"})
+            raise Problem(404, "Unknown posting", f"no posting {posting_id}")
+        return {"posting_id": row[0], "payment_id": row[1], "loan_id": row[2],
+                "amount": row[3], "applied": row[4], "refunded": row[5],
+                "value_time": _iso_us(row[6]), "status": "posted"}
+
+    def op_get_posting(self, body: Body, headers: Mapping[str, str]) -> Response:
+        return Response(200, self._posting_body(body["posting_id"]))
 
     # -- reconciliation --------------------------------------------------------------
     def op_submit_reconciliation(self, body: Body, headers: Mapping[str, str]) -> Response:
@@ -450,22 +490,18 @@ class Bank(Party):
             return
         self._cob_running = True
         ordinal = business_date.toordinal()
-        rates = {}
         updates = []
         for loan_id, number, principal, grace_end, _due_end_us, max_dpd in self.db.execute(
             "SELECT loan_id, number, principal, grace_end, due_end_us, max_dpd FROM installments"
             " WHERE settled_us IS NULL AND grace_end <= ?", (ordinal,)
         ).fetchall():
-            rate = rates.get(loan_id)
-            if rate is None:
-                rate = rates[loan_id] = Decimal(self.db.execute(
-                    "SELECT annual_rate FROM loans WHERE loan_id = ?", (loan_id,)).fetchone()[0])
+            rate = self._rate(loan_id) or Decimal(0)
             dpd = ordinal + 1 - grace_end
             penalty = round_minor(principal * rate * _PENALTY_FACTOR * dpd / 360)
             updates.append((max(max_dpd, dpd), penalty, loan_id, number))
         with self.db:
             self.db.executemany(
-                "UPDATE installments SET max_dpd = ?, penalty_charged = ?"
+                "UPDATE installments SET max_dpd = ?, penalty_charged = ?, attention = 1"
                 " WHERE loan_id = ? AND number = ?", updates)
             self.db.execute("INSERT INTO cob VALUES (?, 'classified', ?)", (day, to_us(self.now)))
         self.journal("batch_classified", business_date=day, overdue=len(updates))
@@ -516,18 +552,17 @@ class Bank(Party):
         with self.db:
             overdue = self.db.execute(
                 "SELECT i.loan_id, i.number, i.period, i.due_end_us, i.max_dpd, i.warned,"
-                " i.reported, l.borrower, l.phone, l.subject_id FROM installments i"
-                " JOIN loans l USING (loan_id)"
-                " WHERE i.max_dpd >= 1 AND (i.settled_us IS NULL OR i.settled_us >= i.due_end_us)"
-                " AND i.grace_end <= ? AND (i.warned = 0 OR coalesce(i.reported, '') != 'overdue')"
+                " i.reported, l.borrower, l.phone, l.subject_id, i.settled_us IS NULL"
+                " FROM installments i JOIN loans l USING (loan_id)"
+                " WHERE i.attention = 1 AND i.max_dpd >= 1 AND i.grace_end <= ?"
+                " AND (i.settled_us IS NULL OR i.settled_us >= i.due_end_us)"
                 " ORDER BY i.loan_id, i.number", (ordinal,)).fetchall()
+            done = []
             for (loan_id, number, period, due_end_us, max_dpd, warned, reported, borrower, phone,
-                 subject) in overdue:
-                if self._covered(loan_id, number, due_end_us):
+                 subject, unpaid) in overdue:
+                if unpaid and self._covered(loan_id, number, due_end_us):
+                    done.append((loan_id, number))
                     continue
-                unpaid = self.db.execute(
-                    "SELECT settled_us IS NULL FROM installments WHERE loan_id = ? AND number = ?",
-                    (loan_id, number)).fetchone()[0]
                 if not warned and unpaid:
                     messages.append({"borrower": borrower, "phone": phone, "loan_id": loan_id,
                                      "installment": number, "reason": "overdue_warning",
@@ -536,6 +571,10 @@ class Bank(Party):
                     self.db.execute("UPDATE installments SET warned = 1 WHERE loan_id = ?"
                                     " AND number = ?", (loan_id, number))
                 delinquent = max_dpd >= self._threshold and (report_daily or month_end)
+                if not unpaid and max_dpd >= self._threshold and reported != "overdue" \
+                        and not delinquent and not suppress:
+                    continue  # settled late: it waits for the monthly report
+                done.append((loan_id, number))
                 if delinquent and reported != "overdue" and not suppress:
                     records.append({"subject_id": subject, "account": loan_id,
                                     "installment": number, "period": period,
@@ -543,6 +582,8 @@ class Bank(Party):
                                     "correction": False})
                     self.db.execute("UPDATE installments SET reported = 'overdue'"
                                     " WHERE loan_id = ? AND number = ?", (loan_id, number))
+            self.db.executemany("UPDATE installments SET attention = 0 WHERE loan_id = ?"
+                                " AND number = ?", done)
             if month_end:
                 current = self.db.execute(
                     "SELECT i.loan_id, i.number, i.period, l.subject_id FROM installments i"
@@ -657,17 +698,26 @@ class Bank(Party):
     # -- lifecycle -----------------------------------------------------------------------
     def book(self, loans: Iterable[Body]) -> None:
         """Book the scenario's loans when the world opens (the platform originated them)."""
-        for loan in loans:
-            response = self.op_book_loan(loan, {})
-            self.journal("loan_booked", loan_id=loan["loan_id"],
-                         installments=len(response.body["installments"]))
+        loan_rows = []
+        installment_rows: list[tuple[Any, ...]] = []
+        for body in loans:
+            loan, installments = self._loan_rows(body)
+            loan_rows.append(loan)
+            installment_rows.extend(installments)
+        with self.db:
+            self._insert_loans(loan_rows, installment_rows)
+        self.journal("loans_booked", loans=len(loan_rows), installments=len(installment_rows))
 
     def forget(self) -> None:
         self._cob_running = False
         self._drain_at = None
+        self._rates = {}
 
     def recover(self) -> None:
         """Resume unfinished batches, catch up missed business dates, re-arm the outbox."""
+        (self._postings,) = self.db.execute("SELECT count(*) FROM postings").fetchone()
+        (self._counter_payments,) = self.db.execute(
+            "SELECT count(*) FROM postings WHERE payment_id LIKE 'CTR%'").fetchone()
         for day, stage, classified_us in self.db.execute(
                 "SELECT business_date, stage, classified_us FROM cob WHERE stage != 'acted'"
                 " ORDER BY business_date").fetchall():
@@ -690,8 +740,8 @@ class Bank(Party):
             self._schedule_drain(self.now)
 
     # -- final state, for invariants -----------------------------------------------------
-    def postings_at_end(self) -> list[tuple[str, str, int, int, int]]:
-        """Every posting: (posting_id, payment_id, amount, applied, refunded)."""
-        return self.disk.execute(
-            "SELECT posting_id, payment_id, amount, applied, refunded FROM postings"
-            " ORDER BY posting_id").fetchall()
+    def postings_at_end(self) -> list[tuple[str, str, int, int, int, datetime]]:
+        """Every posting: (posting_id, payment_id, amount, applied, refunded, received)."""
+        return [(*row[:5], from_us(row[5])) for row in self.disk.execute(
+            "SELECT posting_id, payment_id, amount, applied, refunded, received_us FROM postings"
+            " ORDER BY posting_id")]

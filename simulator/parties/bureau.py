@@ -47,9 +47,6 @@ CREATE TABLE queries (
 );
 """
 
-_RANK = {"current": 0, "overdue": 1}
-
-
 def _iso(instant: datetime) -> str:
     return instant.astimezone(UTC).isoformat()
 
@@ -70,36 +67,46 @@ class Bureau(Party):
 
     # -- furnisher reports ---------------------------------------------------------
     def op_submit_reports(self, body: Body, headers: Mapping[str, str]) -> Response:
-        applied = ignored = 0
+        """Apply a furnisher's batch: ordinary records never hide a delinquency, corrections do."""
         now = _iso(self.now)
+        ordinary = []
+        corrections = []
+        for record in body["records"]:
+            row = (record["subject_id"], record["account"], record["installment"],
+                   record["period"], record["status"], record["days_past_due"], now)
+            if record.get("correction"):
+                corrections.append((row, record))
+            else:
+                ordinary.append(row)
+        ignored_corrections = self.defect("correction_ignored")
         with self.db:
-            for record in body["records"]:
-                key = (record["subject_id"], record["account"], record["installment"])
-                existing = self.db.execute(
-                    "SELECT status FROM records WHERE subject_id = ? AND account = ?"
-                    " AND installment = ?", key).fetchone()
-                correction = bool(record.get("correction"))
-                if correction and self.defect("correction_ignored"):
-                    ignored += 1
-                    continue
-                if existing is not None and not correction and \
-                        _RANK[existing[0]] > _RANK[record["status"]]:
-                    ignored += 1  # history keeps the worst status; only corrections rewrite
-                    continue
-                self.db.execute(
+            before = self.db.total_changes
+            # history keeps the worst status: an overdue record is never replaced by current
+            self.db.executemany(
+                "INSERT INTO records (subject_id, account, installment, period, status,"
+                " days_past_due, updated) VALUES (?,?,?,?,?,?,?)"
+                " ON CONFLICT (subject_id, account, installment) DO UPDATE SET"
+                " status = excluded.status, days_past_due = excluded.days_past_due,"
+                " updated = excluded.updated"
+                " WHERE records.status != 'overdue' OR excluded.status = 'overdue'", ordinary)
+            if not ignored_corrections:
+                self.db.executemany(
                     "INSERT OR REPLACE INTO records (subject_id, account, installment, period,"
                     " status, days_past_due, updated) VALUES (?,?,?,?,?,?,?)",
-                    (*key, record["period"], record["status"], record["days_past_due"], now))
-                applied += 1
-                if correction or record["status"] != "current":
-                    self.journal("correction" if correction else "record",
-                                 account=record["account"], installment=record["installment"],
-                                 period=record["period"], status=record["status"],
-                                 days_past_due=record["days_past_due"])
+                    [row for row, _ in corrections])
+            applied = self.db.total_changes - before
+        for record in body["records"]:
+            correction = bool(record.get("correction"))
+            if (correction and not ignored_corrections) or (
+                    not correction and record["status"] != "current"):
+                self.journal("correction" if correction else "record",
+                             account=record["account"], installment=record["installment"],
+                             period=record["period"], status=record["status"],
+                             days_past_due=record["days_past_due"])
         self.journal("reports_received", furnisher=body["furnisher"],
                      records=len(body["records"]), applied=applied)
         return Response(200, {"received": len(body["records"]), "applied": applied,
-                              "ignored": ignored})
+                              "ignored": len(body["records"]) - applied})
 
     # -- disputes --------------------------------------------------------------------
     def op_open_dispute(self, body: Body, headers: Mapping[str, str]) -> Response:

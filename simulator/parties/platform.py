@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
+from typing import NamedTuple
 
 from simulator.clock import UTC
 from simulator.links import Body, Reply, Response
@@ -49,13 +50,21 @@ CREATE TABLE notices (
     seq INTEGER PRIMARY KEY, loan_id TEXT NOT NULL, installment INTEGER NOT NULL,
     kind TEXT NOT NULL, at TEXT NOT NULL
 );
-CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
-INSERT INTO counters VALUES ('payment', 0);
 """
 
 
 def _iso(instant: datetime) -> str:
     return instant.astimezone(UTC).isoformat()
+
+
+class _Pending(NamedTuple):
+    """A repayment waiting to be forwarded, as the forwarding timer carries it."""
+
+    payment_id: str
+    loan_id: str
+    amount: int
+    value_time: str
+    attempts: int
 
 
 class Platform(Party):
@@ -72,6 +81,9 @@ class Platform(Party):
         self._recon_link = env.link("recon")
         # platform.outbox_not_durable keeps pending forwards here instead of the database
         self._memory_outbox: dict[str, int] = {}
+        # caches of immutable facts, rebuilt from the database by recover()
+        self._borrower_of: dict[str, str] = {}
+        self._payments = 0
 
     def routes(self) -> dict[str, Operation]:
         return {
@@ -85,12 +97,15 @@ class Platform(Party):
 
     # -- borrower-facing operations ----------------------------------------------
     def op_open_loan(self, body: Body, headers: Mapping[str, str]) -> Response:
+        if body["loan_id"] in self._borrower_of:
+            raise Problem(409, "Loan exists", f"loan {body['loan_id']} is already open")
         with self.db:
             self.db.execute(
                 "INSERT INTO loans VALUES (?,?,?,?,?,?)",
                 (body["loan_id"], body["borrower"], body["phone"], body["principal"],
                  body["months"], body["disbursed"]),
             )
+        self._borrower_of[body["loan_id"]] = body["borrower"]
         return Response(201, {"loan_id": body["loan_id"], "status": "open"})
 
     def op_repay(self, body: Body, headers: Mapping[str, str]) -> Response:
@@ -99,30 +114,30 @@ class Platform(Party):
         amount = body["amount"]
         if not isinstance(amount, int) or amount <= 0:
             raise Problem(422, "Invalid amount", "amount must be a positive number of minor units")
-        row = self.db.execute("SELECT borrower FROM loans WHERE loan_id = ?", (loan_id,)).fetchone()
-        if row is None:
+        borrower = self._borrower_of.get(loan_id)
+        if borrower is None:
             raise Problem(404, "Unknown loan", f"no loan {loan_id}")
         now = self.now
+        value_time = _iso(now)
         local_day = now.astimezone(self.env.clock.tz).date().isoformat()
+        payment_id = f"PAY{self._payments + 1:08d}"
         with self.db:
-            (number,) = self.db.execute(
-                "UPDATE counters SET value = value + 1 WHERE name = 'payment' RETURNING value"
-            ).fetchone()
-            payment_id = f"PAY{number:08d}"
             self.db.execute(
                 "INSERT INTO payments VALUES (?,?,?,?,?,?,'pending',NULL)",
-                (payment_id, row[0], loan_id, amount, _iso(now), local_day),
+                (payment_id, borrower, loan_id, amount, value_time, local_day),
             )
             if self.defect("outbox_not_durable"):
                 self._memory_outbox[payment_id] = 0
             else:
                 self.db.execute("INSERT INTO outbox VALUES (?,0,?)",
                                 (payment_id, _iso(now + self.policy.forward_after)))
-            self.env.funds.capture(row[0], loan_id, amount, now, payment_id)
+            self.env.funds.capture(borrower, loan_id, amount, now, payment_id)
+        self._payments += 1
         self.journal("captured", payment_id=payment_id, loan_id=loan_id, amount=amount)
-        self.timer(now + self.policy.forward_after, self._forward, payment_id)
+        self.timer(now + self.policy.forward_after, self._forward,
+                   _Pending(payment_id, loan_id, amount, value_time, 0))
         return Response(201, {"payment_id": payment_id, "loan_id": loan_id, "amount": amount,
-                              "value_time": _iso(now), "status": "accepted"})
+                              "value_time": value_time, "status": "accepted"})
 
     def op_list_loans(self, body: Body, headers: Mapping[str, str]) -> Response:
         rows = self.db.execute(
@@ -150,32 +165,23 @@ class Platform(Party):
         return Response(204, {})
 
     # -- forwarding --------------------------------------------------------------
-    def _attempts(self, payment_id: str) -> int | None:
-        if self.defect("outbox_not_durable"):
-            return self._memory_outbox.get(payment_id)
-        row = self.db.execute(
-            "SELECT attempts FROM outbox WHERE payment_id = ?", (payment_id,)).fetchone()
-        return None if row is None else int(row[0])
-
-    def _forward(self, payment_id: str) -> None:
-        attempts = self._attempts(payment_id)
-        if attempts is None:
-            return  # already acknowledged, or lost
-        loan_id, amount, value_time = self.db.execute(
-            "SELECT loan_id, amount, value_time FROM payments WHERE payment_id = ?",
-            (payment_id,)).fetchone()
-        if self.defect("value_time_is_send_time"):
-            value_time = _iso(self.now)
+    def _forward(self, pending: _Pending) -> None:
+        """Forward one repayment to the bank (a timer set at capture, on retry or recovery)."""
+        payment_id = pending.payment_id
+        value_time = _iso(self.now) if self.defect("value_time_is_send_time") else \
+            pending.value_time
         key = payment_id
-        if attempts and self.defect("new_key_per_retry"):
-            key = f"{payment_id}-{attempts}"
-        body = {"payment_id": payment_id, "loan_id": loan_id, "amount": amount,
+        if pending.attempts and self.defect("new_key_per_retry"):
+            key = f"{payment_id}-{pending.attempts}"
+        body = {"payment_id": payment_id, "loan_id": pending.loan_id, "amount": pending.amount,
                 "currency": self.env.jurisdiction.currency, "value_time": value_time}
         reply = self._forward_link.call("post_repayment", body, {"Idempotency-Key": key},
                                         ref=payment_id)
-        self._on_forward_reply(payment_id, amount, attempts, reply)
+        if self.up:
+            self._on_forward_reply(pending, reply)
 
-    def _on_forward_reply(self, payment_id: str, amount: int, attempts: int, reply: Reply) -> None:
+    def _on_forward_reply(self, pending: _Pending, reply: Reply) -> None:
+        payment_id = pending.payment_id
         response = reply.response
         if reply.ok and response is not None:
             with self.db:
@@ -187,7 +193,7 @@ class Platform(Party):
             return
         status = reply.status
         if status is not None and 400 <= status < 500 and status not in (408, 409, 429):
-            self._refund(payment_id, amount, status)
+            self._refund(payment_id, pending.amount, status)
             return
         if self.defect("no_retry"):
             with self.db:
@@ -197,7 +203,7 @@ class Platform(Party):
             self._memory_outbox.pop(payment_id, None)
             self.journal("forward_abandoned", payment_id=payment_id)
             return
-        attempts += 1
+        attempts = pending.attempts + 1
         next_at = self.now + self._backoff(attempts)
         if self.defect("outbox_not_durable"):
             self._memory_outbox[payment_id] = attempts
@@ -205,7 +211,7 @@ class Platform(Party):
             with self.db:
                 self.db.execute("UPDATE outbox SET attempts = ?, next_at = ? WHERE payment_id = ?",
                                 (attempts, _iso(next_at), payment_id))
-        self.timer(next_at, self._forward, payment_id)
+        self.timer(next_at, self._forward, pending._replace(attempts=attempts))
 
     def _backoff(self, attempts: int) -> timedelta:
         first, cap = self.policy.retry_first, self.policy.retry_max
@@ -278,12 +284,18 @@ class Platform(Party):
     # -- lifecycle ---------------------------------------------------------------
     def forget(self) -> None:
         self._memory_outbox = {}
+        self._borrower_of = {}
 
     def recover(self) -> None:
         """Re-arm forwards and reconciliation files from the database; catch up missed days."""
-        for payment_id, next_at in self.db.execute(
-                "SELECT payment_id, next_at FROM outbox ORDER BY payment_id").fetchall():
-            self.timer(max(datetime.fromisoformat(next_at), self.now), self._forward, payment_id)
+        self._borrower_of = dict(self.db.execute("SELECT loan_id, borrower FROM loans"))
+        (self._payments,) = self.db.execute("SELECT count(*) FROM payments").fetchone()
+        for payment_id, loan_id, amount, value_time, attempts, next_at in self.db.execute(
+                "SELECT p.payment_id, p.loan_id, p.amount, p.value_time, o.attempts, o.next_at"
+                " FROM outbox o JOIN payments p USING (payment_id) ORDER BY payment_id"
+        ).fetchall():
+            self.timer(max(datetime.fromisoformat(next_at), self.now), self._forward,
+                       _Pending(payment_id, loan_id, amount, value_time, attempts))
         local_now = self.env.clock.local()
         last_due = local_now.date() - timedelta(days=1 if local_now.time() >= RECON_AT else 2)
         (last_known,) = self.db.execute("SELECT max(business_date) FROM reconciliation").fetchone()
