@@ -143,8 +143,9 @@ def no_false_overdue_sms(facts: Facts) -> list[Violation]:
             continue
         found[key] = Violation(
             "no_false_overdue_sms",
-            f"an overdue warning for installment {inst.number} was texted at {facts.iso(entry.at)}, "
-            f"but it was paid at {facts.iso(inst.settled_at)}, before its due end "
+            f"an overdue warning for installment {inst.number} was texted at "
+            f"{facts.iso(entry.at)}, but it was paid at {facts.iso(inst.settled_at)}, "
+            f"before its due end "
             f"{facts.iso(inst.due_end)}",
             borrower=inst.borrower, subject=facts.subject(inst.borrower),
             installment=inst.number,
@@ -154,8 +155,11 @@ def no_false_overdue_sms(facts: Facts) -> list[Violation]:
     return list(found.values())
 
 
-def _postings_by_payment(facts: Facts) -> dict[str, list[tuple[str, str, int, int, int, datetime]]]:
-    by_payment: dict[str, list[tuple[str, str, int, int, int, datetime]]] = defaultdict(list)
+Posting = tuple[str, str, int, int, int, datetime]
+
+
+def _postings_by_payment(facts: Facts) -> dict[str, list[Posting]]:
+    by_payment: dict[str, list[Posting]] = defaultdict(list)
     for posting in facts.postings:
         by_payment[posting[1]].append(posting)
     return by_payment
@@ -194,7 +198,7 @@ def exactly_once_posting(facts: Facts) -> list[Violation]:
             evidence=tuple(facts.payment_seqs([payment.payment_id])), cause=cause,
         ))
     known = set(facts.oracle.payments)
-    for payment_id, postings in sorted(by_payment.items()):
+    for payment_id in sorted(by_payment):
         if payment_id not in known:
             violations.append(Violation(
                 "exactly_once_posting",
@@ -279,61 +283,69 @@ def true_overdue_reported(facts: Facts) -> list[Violation]:
     return violations
 
 
+def _false_episodes(history: list[Entry]) -> list[tuple[Entry, Entry | None]]:
+    """Spans from an overdue record to the correction that cleared it (None: never)."""
+    episodes: list[tuple[Entry, Entry | None]] = []
+    appeared: Entry | None = None
+    for entry in history:
+        status = entry.data["status"]
+        if entry.kind == "bureau.record" and status == "overdue":
+            appeared = appeared or entry
+        elif entry.kind == "bureau.correction" and status == "current" and appeared is not None:
+            episodes.append((appeared, entry))
+            appeared = None
+    if appeared is not None:
+        episodes.append((appeared, None))
+    return episodes
+
+
 def false_reports_corrected(facts: Facts) -> list[Violation]:
-    """A false delinquency is gone within the jurisdiction's limit."""
+    """A false delinquency is gone within the jurisdiction's limit.
+
+    The clock starts at the later of the record's appearance and the repayment
+    reaching the bank, or at a dispute about it if that is earlier; with
+    neither, the bank never had a way to know, and only
+    ``bureau_matches_truth`` judges the record.
+    """
     limit = facts.oracle.jurisdiction.correction_limit
     events: dict[tuple[str, int], list[Entry]] = defaultdict(list)
     for entry in facts.journal.entries(["bureau.record", "bureau.correction"]):
         events[(entry.data["account"], entry.data["installment"])].append(entry)
-    disputes: dict[tuple[str, str], list[Entry]] = defaultdict(list)
+    disputes: dict[tuple[str, str], list[datetime]] = defaultdict(list)
     for entry in facts.entries("bureau.dispute_opened"):
-        disputes[(entry.data["account"], entry.data["period"])].append(entry)
-    posted_at = facts.first_posted
+        disputes[(entry.data["account"], entry.data["period"])].append(entry.at)
     violations = []
     for key, history in sorted(events.items()):
         inst = _truth(facts, *key)
         if inst is None or not inst.paid_on_time:
             continue
-        appeared: Entry | None = None
-        for entry in [*history, None]:
-            false_now = entry is not None and entry.kind == "bureau.record" and \
-                entry.data["status"] == "overdue"
-            cleared = entry is not None and entry.kind == "bureau.correction" and \
-                entry.data["status"] == "current"
-            if appeared is None:
-                if false_now:
-                    appeared = entry
+        learned = [facts.first_posted[p] for p in inst.settled_by if p in facts.first_posted]
+        for appeared, cleared in _false_episodes(history):
+            starts = [max(appeared.at, min(learned))] if learned else []
+            starts += [at for at in disputes.get((key[0], inst.period), []) if at >= appeared.at]
+            if not starts:
                 continue
-            if entry is not None and not cleared:
+            deadline = min(starts) + limit
+            gone_at = cleared.at if cleared is not None else None
+            if gone_at is None and deadline > facts.end:
+                continue  # still within the limit when the run ended
+            if gone_at is not None and gone_at <= deadline:
                 continue
-            learned = [posted_at[p] for p in inst.settled_by if p in posted_at]
-            starts = []
-            if learned:
-                starts.append(max(appeared.at, min(learned)))
-            opened = [d.at for d in disputes.get((key[0], inst.period), []) if d.at >= appeared.at]
-            if opened:
-                starts.append(min(opened))
-            gone_at = entry.at if entry is not None else None
-            if starts:
-                deadline = min(starts) + limit
-                if (gone_at is None and deadline <= facts.end) or \
-                        (gone_at is not None and gone_at > deadline):
-                    evidence = [appeared.seq, *facts.payment_seqs(inst.settled_by)]
-                    if entry is not None:
-                        evidence.append(entry.seq)
-                    violations.append(Violation(
-                        "false_reports_corrected",
-                        f"the false delinquency of installment {inst.number} recorded at "
-                        f"{facts.iso(appeared.at)} was "
-                        f"{'corrected only at ' + facts.iso(gone_at) if gone_at else 'never corrected'}"
-                        f"; it had to be gone by {facts.iso(deadline)}",
-                        borrower=inst.borrower, subject=facts.subject(inst.borrower),
-                        installment=inst.number,
-                        instants={"reported_at": facts.iso(appeared.at), "deadline": facts.iso(deadline),
-                                  "corrected_at": facts.iso(gone_at)},
-                        evidence=tuple(evidence),
-                    ))
-            appeared = None
+            evidence = [appeared.seq, *facts.payment_seqs(inst.settled_by)]
+            if cleared is not None:
+                evidence.append(cleared.seq)
+            what = f"corrected only at {facts.iso(gone_at)}" if gone_at else "never corrected"
+            violations.append(Violation(
+                "false_reports_corrected",
+                f"the false delinquency of installment {inst.number} recorded at "
+                f"{facts.iso(appeared.at)} was {what}; it had to be gone by "
+                f"{facts.iso(deadline)}",
+                borrower=inst.borrower, subject=facts.subject(inst.borrower),
+                installment=inst.number,
+                instants={"reported_at": facts.iso(appeared.at), "deadline": facts.iso(deadline),
+                          "corrected_at": facts.iso(gone_at)},
+                evidence=tuple(evidence),
+            ))
     return violations
 
 

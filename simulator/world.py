@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
 from simulator.calendars import jurisdiction as jurisdiction_of
@@ -81,13 +82,6 @@ class WorldOutcome:
     evidence: dict[int, str] = field(default_factory=dict)
 
 
-class _Placeholder:
-    """Stands in for a party while links are built, before the parties exist."""
-
-    name = "unbuilt"
-    up = False
-
-
 class World:
     """Build with a scenario (and extra defects), then :meth:`run`."""
 
@@ -108,9 +102,6 @@ class World:
             streams=self.streams, jurisdiction=self.jurisdiction, defects=self.defects,
             funds=Funds(self._captured, self._refunded), links=self.links,
         )
-        for name in LINK_TARGETS:
-            self.links[name] = Link(name, _Placeholder(), self.scheduler, self.journal,
-                                    self.streams.get(f"link:{name}").random)
         first_day = self.clock.local().date()
         self.bank = Bank(env, scenario.bank, first_day)
         self.platform = Platform(env, scenario.platform, first_day)
@@ -120,7 +111,8 @@ class World:
             "bank": self.bank, "platform": self.platform, "bureau": self.bureau, "sms": self.sms,
         }
         for name, target in LINK_TARGETS.items():
-            self.links[name].target = self.parties[target]
+            self.links[name] = Link(name, self.parties[target], self.scheduler, self.journal,
+                                    self.streams.get(f"link:{name}").random)
         self._borrowers = {b.id: b for b in scenario.borrowers}
 
     # -- the payment network reports to the oracle ----------------------------------------
@@ -159,7 +151,8 @@ class World:
         detail["link"] = fault.link
         self.links[fault.link].add_fault(ActiveFault(
             kind=fault.kind, start=fault.start, end=fault.end, by=fault.by,
-            status=fault.status or 503, rate=fault.rate if fault.rate is not None else 1))
+            status=fault.status or 503,
+            rate=fault.rate if fault.rate is not None else Decimal(1)))
         self.scheduler.at(fault.start, self._fault_event, "fault.started", detail, None)
         self.scheduler.at(fault.end, self._fault_event, "fault.ended", detail, None)
 

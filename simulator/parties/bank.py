@@ -466,7 +466,8 @@ class Bank(Party):
             "SELECT count, total, matched, in_transit FROM reconciliation_files"
             " WHERE business_date = ?", (body["business_date"],)).fetchone()
         if row is None:
-            raise Problem(404, "Unknown file", f"no reconciliation file for {body['business_date']}")
+            raise Problem(404, "Unknown file",
+                          f"no reconciliation file for {body['business_date']}")
         return Response(200, {"business_date": body["business_date"], "count": row[0],
                               "total": row[1], "matched": row[2], "in_transit": row[3],
                               "status": "received"})

@@ -77,8 +77,6 @@ class Platform(Party):
         super().__init__(env)
         self.policy = policy
         self._first_business_date = first_business_date
-        self._forward_link = env.link("platform->bank")
-        self._recon_link = env.link("recon")
         # platform.outbox_not_durable keeps pending forwards here instead of the database
         self._memory_outbox: dict[str, int] = {}
         # caches of immutable facts, rebuilt from the database by recover()
@@ -175,8 +173,9 @@ class Platform(Party):
             key = f"{payment_id}-{pending.attempts}"
         body = {"payment_id": payment_id, "loan_id": pending.loan_id, "amount": pending.amount,
                 "currency": self.env.jurisdiction.currency, "value_time": value_time}
-        reply = self._forward_link.call("post_repayment", body, {"Idempotency-Key": key},
-                                        ref=payment_id)
+        headers = {"Idempotency-Key": key}
+        reply = self.env.link("platform->bank").call("post_repayment", body, headers,
+                                                     ref=payment_id)
         if self.up:
             self._on_forward_reply(pending, reply)
 
@@ -217,7 +216,7 @@ class Platform(Party):
         first, cap = self.policy.retry_first, self.policy.retry_max
         if attempts > 40:
             return cap
-        return min(first * (2 ** (attempts - 1)), cap)
+        return min(first * (1 << (attempts - 1)), cap)
 
     def _refund(self, payment_id: str, amount: int, status: int) -> None:
         """The bank refused the repayment for good: give the borrower the money back."""
@@ -266,7 +265,7 @@ class Platform(Party):
         ]
         body = {"business_date": business_date, "count": len(entries),
                 "total": sum(e["amount"] for e in entries), "entries": entries}
-        reply = self._recon_link.call("submit_reconciliation", body, ref=business_date)
+        reply = self.env.link("recon").call("submit_reconciliation", body, ref=business_date)
         if reply.ok:
             with self.db:
                 self.db.execute(
