@@ -1,0 +1,32 @@
+"""lendsim: a lender-integration simulator and contract-test harness.
+
+A simulated bank, credit bureau and platform run time-travelling scenarios;
+lendsim checks that no borrower is falsely reported overdue, no repayment is
+lost or posted twice, and every true delinquency is still reported::
+
+    from simulator import load_scenario, run_scenario
+    result = run_scenario(load_scenario(Path("scenarios/incident/docking-failure-correct-bank.yaml")))
+    assert result.passed, result.reasons()
+"""
+
+from simulator.defects import DEFECTS
+from simulator.errors import LendsimError, ScenarioError, UnknownDefectError
+from simulator.loader import discover, load_scenario, load_scenario_text
+from simulator.runner import ScenarioResult, run_scenario
+from simulator.scenario import INVARIANTS, Scenario
+from simulator.world import World
+
+__all__ = [
+    "DEFECTS",
+    "INVARIANTS",
+    "LendsimError",
+    "Scenario",
+    "ScenarioError",
+    "ScenarioResult",
+    "UnknownDefectError",
+    "World",
+    "discover",
+    "load_scenario",
+    "load_scenario_text",
+    "run_scenario",
+]

@@ -33,7 +33,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-_console = Console(highlight=False)
+# Reports piped to a file or CI log get a wide page rather than rich's 80 columns.
+_console = Console(highlight=False, width=None if sys.stdout.isatty() else 132)
 _errors = Console(stderr=True, highlight=False)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -136,19 +136,19 @@ def test_parse_instant_local(value: object, expected: datetime) -> None:
     [
         pytest.param("2026-02-01T21:00+00:00", id="offset-text"),
         pytest.param("2026-02-01T21:00Z", id="zulu-text"),
-        pytest.param(datetime(2026, 2, 1, 21, 0, tzinfo=timezone.utc), id="aware-datetime"),
+        pytest.param(datetime(2026, 2, 1, 21, 0, tzinfo=UTC), id="aware-datetime"),
     ],
 )
 def test_parse_instant_keeps_offset(value: object) -> None:
     """An instant that carries an offset keeps it, whatever the local zone."""
-    assert parse_instant(value, SHANGHAI) == datetime(2026, 2, 1, 21, 0, tzinfo=timezone.utc)
+    assert parse_instant(value, SHANGHAI) == datetime(2026, 2, 1, 21, 0, tzinfo=UTC)
 
 
 def test_parse_instant_in_dst_gap() -> None:
     """A wall-clock time skipped by a DST change becomes the real instant after the gap."""
     instant = parse_instant("2026-03-08T02:30", NEW_YORK)
     assert instant.utcoffset() == timedelta(hours=-4)
-    assert instant == datetime(2026, 3, 8, 7, 30, tzinfo=timezone.utc)
+    assert instant == datetime(2026, 3, 8, 7, 30, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
