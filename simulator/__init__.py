@@ -5,7 +5,9 @@ lendsim checks that no borrower is falsely reported overdue, no repayment is
 lost or posted twice, and every true delinquency is still reported::
 
     from simulator import load_scenario, run_scenario
-    result = run_scenario(load_scenario(Path("scenarios/incident/docking-failure-correct-bank.yaml")))
+
+    scenario = load_scenario(Path("scenarios/incident/docking-failure-correct-bank.yaml"))
+    result = run_scenario(scenario)
     assert result.passed, result.reasons()
 """
 

@@ -45,7 +45,7 @@ def default_paths() -> list[Path]:
 
 
 def _fail_input(error: LendsimError) -> typer.Exit:
-    _errors.print(f"[bold red]error:[/] {redact(str(error))}", markup=True)
+    _errors.print(f"[bold red]error:[/] {redact(str(error))}", markup=True, soft_wrap=True)
     return typer.Exit(2)
 
 

@@ -34,6 +34,7 @@ from yaml.reader import ReaderError
 from simulator.borrowers import default_personal_data, generate_borrowers
 from simulator.calendars import add_months
 from simulator.calendars import jurisdiction as jurisdiction_profile
+from simulator.defects import DEFECTS
 from simulator.durations import parse_clock_time, parse_duration, parse_instant
 from simulator.errors import ScenarioError
 from simulator.locator import contract_path
@@ -536,11 +537,19 @@ class _Builder:
             seed=self.seed,
             bank=self.build_bank(),
             platform=self.build_platform(),
-            defects=tuple(document.get("world", {}).get("defects", ())),
+            defects=self.build_defects(),
             steps=steps,
             expect=self.build_expect(),
             file=Path(self.file) if self.file is not None else None,
         )
+
+    def build_defects(self) -> tuple[str, ...]:
+        names = self.document.get("world", {}).get("defects", [])
+        for index, name in enumerate(names):
+            if name not in DEFECTS:
+                raise self.error(f"unknown defect {name!r} (expected one of: "
+                                 f"{', '.join(DEFECTS)})", ("world", "defects", index))
+        return tuple(names)
 
     def build_bank(self) -> BankPolicy:
         where: Location = ("world", "bank")
