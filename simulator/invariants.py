@@ -291,7 +291,8 @@ def _false_episodes(history: list[Entry]) -> list[tuple[Entry, Entry | None]]:
         status = entry.data["status"]
         if entry.kind == "bureau.record" and status == "overdue":
             appeared = appeared or entry
-        elif entry.kind == "bureau.correction" and status == "current" and appeared is not None:
+        elif entry.kind == "bureau.correction" and status in ("current", "deleted") \
+                and appeared is not None:
             episodes.append((appeared, entry))
             appeared = None
     if appeared is not None:

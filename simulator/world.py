@@ -229,7 +229,8 @@ class World:
                                 actual=actual, holds=result.holds)
 
     # -- running -------------------------------------------------------------------------
-    def run(self, invariants: tuple[str, ...] = INVARIANTS) -> WorldOutcome:
+    def start(self) -> None:
+        """Open the books, start every party and schedule the steps and behaviours."""
         scenario = self.scenario
         self.journal.append("world.started", "world", scenario=scenario.id, seed=scenario.seed,
                             jurisdiction=scenario.jurisdiction, defects=sorted(self.defects),
@@ -248,6 +249,11 @@ class World:
             else:
                 self.scheduler.at(step.at, self._check, action, step.line)
         self._schedule_behaviours()
+
+    def run(self, invariants: tuple[str, ...] = INVARIANTS) -> WorldOutcome:
+        """Start, run to ``until``, check the invariants; the parties are closed afterwards."""
+        scenario = self.scenario
+        self.start()
         self.scheduler.run_until(scenario.until)
         for expectation in scenario.expect.bureau:
             self._check(Check((expectation,)), expectation.line)

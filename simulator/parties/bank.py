@@ -308,9 +308,15 @@ class Bank(Party):
     def op_pay_at_counter(self, body: Body, headers: Mapping[str, str]) -> Response:
         """A borrower pays at the bank itself: the bank captures the money."""
         loan_id = body["loan_id"]
+        amount = body["amount"]
+        if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+            raise Problem(422, "Invalid amount", "amount must be a positive number of minor units")
         row = self.db.execute("SELECT borrower FROM loans WHERE loan_id = ?", (loan_id,)).fetchone()
         if row is None:
             raise Problem(404, "Unknown loan", f"no loan {loan_id}")
+        if self._cob_running:
+            raise Problem(409, "Day-end batch running", "retry after the batch",
+                          retry_after=int(_ACT_DELAY.total_seconds()))
         self._counter_payments += 1
         payment_id = f"CTR{self._counter_payments:08d}"
         self.env.funds.capture(row[0], loan_id, body["amount"], self.now, payment_id)
@@ -318,7 +324,7 @@ class Bank(Party):
 
     def _post(self, payment_id: str, loan_id: str, amount: int, value_time: datetime,
               key: str | None) -> Response:
-        if not isinstance(amount, int) or amount <= 0:
+        if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
             raise Problem(422, "Invalid amount", "amount must be a positive number of minor units")
         rate = self._rate(loan_id)
         if rate is None:
@@ -448,8 +454,11 @@ class Bank(Party):
              to_us(datetime.fromisoformat(e["value_time"])), "reconciliation")
             for e in entries if e["payment_id"] not in posted
         ]
+        refunded = [(r["payment_id"],) for r in body.get("refunds", [])]
         with self.db:
             self.db.executemany("INSERT OR IGNORE INTO in_transit VALUES (?,?,?,?,?)", pending)
+            # a repayment the platform gave back will never arrive: it covers nothing now
+            self.db.executemany("DELETE FROM in_transit WHERE payment_id = ?", refunded)
             self.db.execute("INSERT INTO reconciliation_files VALUES (?,?,?,?,?,?)",
                             (business_date, to_us(self.now), len(entries), body["total"],
                              len(entries) - len(pending), len(pending)))

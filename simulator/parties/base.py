@@ -144,6 +144,13 @@ class Party:
             if self.db.in_transaction:
                 self.db.rollback()
             return problem(failure.status, failure.title, failure.detail, **failure.extra)
+        except (KeyError, TypeError, ValueError, AttributeError) as failure:
+            # a body the operation cannot read: the caller's mistake, never a 5xx
+            if self.db.in_transaction:
+                self.db.rollback()
+            what = f"missing field {failure.args[0]!r}" if isinstance(failure, KeyError) \
+                else str(failure)
+            return problem(422, "Invalid request", f"{operation}: {what}")
 
     # -- crash and restart -----------------------------------------------------
     def crash(self) -> None:

@@ -137,27 +137,58 @@ class Bureau(Party):
             row, strict=True)))
 
     def _verify(self, dispute_id: str) -> None:
-        """Ask the furnisher to verify; apply its answer as corrections and resolve."""
+        """Ask the furnisher to verify; apply its answer as corrections and resolve.
+
+        A furnisher that cannot verify (it answers that it does not know the
+        account), or that has not answered by the day before the limit, loses
+        the record: unverifiable information is deleted, as the rules require.
+        """
         row = self.db.execute(
-            "SELECT subject_id, account, period, status FROM disputes WHERE dispute_id = ?",
-            (dispute_id,)).fetchone()
+            "SELECT subject_id, account, period, status, due_by FROM disputes"
+            " WHERE dispute_id = ?", (dispute_id,)).fetchone()
         if row is None or row[3] != "open":
             return
-        subject, account, period, _ = row
+        subject, account, period, _, due_by = row
         reply = self.env.link("bureau->bank").call(
             "verify_dispute", {"dispute_id": dispute_id, "subject_id": subject,
                                "account": account, "period": period}, ref=dispute_id)
-        if not (reply.ok and reply.response is not None):
-            self.timer(self.now + _VERIFY_RETRY, self._verify, dispute_id)
+        if reply.ok and reply.response is not None:
+            self._resolve(dispute_id, subject, account, period, reply.response.body["records"])
             return
-        changed = 0
+        definitive = reply.status is not None and 400 <= reply.status < 500 and \
+            reply.status not in (408, 409, 429)
+        last_chance = datetime.fromisoformat(due_by) - _VERIFY_RETRY
+        if definitive or self.now + _VERIFY_RETRY > last_chance:
+            self._resolve(dispute_id, subject, account, period, None)
+            return
+        self.timer(self.now + _VERIFY_RETRY, self._verify, dispute_id)
+
+    def _resolve(self, dispute_id: str, subject: str, account: str, period: str,
+                 verified: list[dict[str, object]] | None) -> None:
+        """Apply the furnisher's answer, or delete what could not be verified."""
         now = _iso(self.now)
+        changed = 0
         with self.db:
-            for record in reply.response.body["records"]:
-                current = self.db.execute(
-                    "SELECT status FROM records WHERE subject_id = ? AND account = ?"
-                    " AND installment = ?", (subject, account, record["installment"])).fetchone()
-                if current is not None and current[0] != record["status"]:
+            if verified is None:
+                deleted = self.db.execute(
+                    "SELECT installment FROM records WHERE subject_id = ? AND account = ?"
+                    " AND period = ? ORDER BY installment", (subject, account, period)).fetchall()
+                self.db.execute("DELETE FROM records WHERE subject_id = ? AND account = ?"
+                                " AND period = ?", (subject, account, period))
+                for (installment,) in deleted:
+                    changed += 1
+                    self.journal("correction", account=account, installment=installment,
+                                 period=period, status="deleted", days_past_due=0,
+                                 dispute_id=dispute_id)
+                outcome = "deleted_unverifiable"
+            else:
+                for record in verified:
+                    current = self.db.execute(
+                        "SELECT status FROM records WHERE subject_id = ? AND account = ?"
+                        " AND installment = ?",
+                        (subject, account, record["installment"])).fetchone()
+                    if current is None or current[0] == record["status"]:
+                        continue
                     self.db.execute(
                         "UPDATE records SET status = ?, days_past_due = ?, updated = ?"
                         " WHERE subject_id = ? AND account = ? AND installment = ?",
@@ -168,7 +199,7 @@ class Bureau(Party):
                                  installment=record["installment"], period=period,
                                  status=record["status"], days_past_due=record["days_past_due"],
                                  dispute_id=dispute_id)
-            outcome = "corrected" if changed else "verified"
+                outcome = "corrected" if changed else "verified"
             self.db.execute("UPDATE disputes SET status = 'resolved', resolved = ?, outcome = ?"
                             " WHERE dispute_id = ?", (now, outcome, dispute_id))
             self.db.execute("UPDATE records SET disputed = 0 WHERE subject_id = ? AND account = ?"

@@ -35,8 +35,10 @@ CREATE TABLE payments (
     payment_id TEXT PRIMARY KEY, borrower TEXT NOT NULL, loan_id TEXT NOT NULL,
     amount INTEGER NOT NULL, value_time TEXT NOT NULL, captured_on TEXT NOT NULL,
     status TEXT NOT NULL,            -- pending | acked | refunded | abandoned
-    posting_id TEXT
+    posting_id TEXT,
+    refunded_on TEXT                 -- local date of the refund
 );
+CREATE INDEX payments_refunded ON payments (refunded_on) WHERE refunded_on IS NOT NULL;
 CREATE INDEX payments_day ON payments (captured_on);
 CREATE INDEX payments_loan ON payments (loan_id);
 CREATE TABLE outbox (
@@ -121,7 +123,7 @@ class Platform(Party):
         payment_id = f"PAY{self._payments + 1:08d}"
         with self.db:
             self.db.execute(
-                "INSERT INTO payments VALUES (?,?,?,?,?,?,'pending',NULL)",
+                "INSERT INTO payments VALUES (?,?,?,?,?,?,'pending',NULL,NULL)",
                 (payment_id, borrower, loan_id, amount, value_time, local_day),
             )
             if self.defect("outbox_not_durable"):
@@ -221,8 +223,9 @@ class Platform(Party):
     def _refund(self, payment_id: str, amount: int, status: int) -> None:
         """The bank refused the repayment for good: give the borrower the money back."""
         with self.db:
-            self.db.execute("UPDATE payments SET status = 'refunded' WHERE payment_id = ?",
-                            (payment_id,))
+            self.db.execute(
+                "UPDATE payments SET status = 'refunded', refunded_on = ? WHERE payment_id = ?",
+                (self.env.clock.local().date().isoformat(), payment_id))
             self.db.execute("DELETE FROM outbox WHERE payment_id = ?", (payment_id,))
             self.env.funds.refund(payment_id, amount, self.now)
         self._memory_outbox.pop(payment_id, None)
@@ -263,8 +266,15 @@ class Platform(Party):
             {"payment_id": r[0], "loan_id": r[1], "amount": r[2], "value_time": r[3]}
             for r in self.db.execute(query + " ORDER BY payment_id", (business_date,))
         ]
+        refunds = [
+            {"payment_id": r[0], "loan_id": r[1], "amount": r[2]}
+            for r in self.db.execute(
+                "SELECT payment_id, loan_id, amount FROM payments WHERE refunded_on = ?"
+                " ORDER BY payment_id", (business_date,))
+        ]
         body = {"business_date": business_date, "count": len(entries),
-                "total": sum(e["amount"] for e in entries), "entries": entries}
+                "total": sum(e["amount"] for e in entries), "entries": entries,
+                "refunds": refunds}
         reply = self.env.link("recon").call("submit_reconciliation", body, ref=business_date)
         if reply.ok:
             with self.db:
