@@ -74,9 +74,9 @@ def run(
     except LendsimError as error:
         raise _fail_input(error) from None
     if not scenarios:
-        _errors.print("[bold red]error:[/] no scenario files found in "
-                      + ", ".join(str(p) for p in paths or default_paths()))
-        raise typer.Exit(2)
+        where = ", ".join(str(p) for p in paths or default_paths())
+        raise _fail_input(LendsimError(
+            f"no scenario files found in {where} (looked for *.yaml and *.yml)"))
     results: list[ScenarioResult] = []
     try:
         for scenario in scenarios:

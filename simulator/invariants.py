@@ -80,6 +80,10 @@ class Facts:
                 first[posting[1]] = posting[5]
         return first
 
+    def batches_between(self, start: datetime, end: datetime, most: int = 3) -> list[int]:
+        """The bank's day-end actions in a window: what it did instead of reporting."""
+        return [e.seq for e in self.entries("bank.batch_acted") if start <= e.at <= end][:most]
+
     def iso(self, instant: datetime | None) -> str:
         """An instant in the jurisdiction's local time ("" for none)."""
         return "" if instant is None else instant.astimezone(self.oracle.tz).isoformat()
@@ -269,6 +273,10 @@ def true_overdue_reported(facts: Facts) -> list[Violation]:
             if record is not None and record.at <= deadline:
                 continue
             late = f"only at {facts.iso(record.at)}" if record is not None else "never"
+            threshold = facts.oracle.threshold_instant(inst)
+            evidence = [record.seq] if record is not None else \
+                facts.batches_between(threshold, deadline)
+            evidence += facts.payment_seqs(inst.settled_by)
             violations.append(Violation(
                 "true_overdue_reported",
                 f"installment {inst.number} was truly delinquent from "
@@ -278,7 +286,7 @@ def true_overdue_reported(facts: Facts) -> list[Violation]:
                 borrower=borrower, subject=facts.subject(borrower), installment=inst.number,
                 instants={"due_end": facts.iso(inst.due_end), "deadline": facts.iso(deadline),
                           "paid_at": facts.iso(inst.settled_at)},
-                evidence=(record.seq,) if record is not None else (),
+                evidence=tuple(sorted(evidence)),
             ))
     return violations
 
@@ -374,7 +382,17 @@ def bureau_matches_truth(facts: Facts) -> list[Violation]:
                 settled = False
         if not settled or truth == status:
             continue
-        worst = members[0] if members else None
+        late = [i for i in members if oracle.truly_delinquent(i, facts.end)]
+        worst = late[0] if late else members[0] if members else None
+        evidence = [seq for seq in facts.journal.about(
+            [account], ("bureau.record", "bureau.correction"))
+            if facts.journal.get(seq).data["period"] == period]
+        for inst in members:
+            evidence += facts.payment_seqs(inst.settled_by)
+        if late and status == "current":
+            threshold = oracle.threshold_instant(late[0])
+            evidence += facts.batches_between(threshold,
+                                              _reporting_deadline(facts, late[0]))
         violations.append(Violation(
             "bureau_matches_truth",
             f"at the end of the run the bureau holds {period} as {status}, but the truth is "
@@ -382,9 +400,7 @@ def bureau_matches_truth(facts: Facts) -> list[Violation]:
             borrower=borrower, subject=facts.subject(borrower),
             installment=worst.number if worst else None,
             instants=_paid_instants(facts, worst) if worst else {},
-            evidence=tuple(e.seq for e in facts.journal.entries(
-                ["bureau.record", "bureau.correction"]) if e.data["account"] == account
-                and e.data["period"] == period),
+            evidence=tuple(sorted(set(evidence))),
         ))
     return violations
 

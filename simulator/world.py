@@ -222,7 +222,7 @@ class World:
                 self._borrowers[expectation.borrower].id_number,
                 Oracle.loan_id(expectation.borrower), expectation.period)
             result = CheckResult(expectation.borrower, expectation.period, expectation.status,
-                                 actual, self.clock.now, expectation.line or line)
+                                 actual, self.clock.local(), expectation.line or line)
             self.checks.append(result)
             self.journal.append("check.bureau", "world", borrower=expectation.borrower,
                                 period=expectation.period, expected=expectation.status,
