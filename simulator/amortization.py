@@ -36,38 +36,69 @@ def monthly_rate(annual_rate: Decimal) -> Decimal:
     return annual_rate / 12
 
 
+def _equal_installments(principal: int, annual_rate: Decimal, months: int,
+                        ) -> list[ScheduledInstallment]:
+    rate = monthly_rate(annual_rate)
+    if rate == 0:
+        payment = Decimal(principal) / months
+    else:
+        growth = (1 + rate) ** months
+        payment = principal * rate * growth / (growth - 1)
+    level = round_minor(payment)
+    rows = []
+    balance = principal
+    for number in range(1, months + 1):
+        interest = round_minor(balance * annual_rate / 12)
+        part = balance if number == months else min(balance, level - interest)
+        rows.append(ScheduledInstallment(number, part, interest))
+        balance -= part
+    if abs(rows[-1].amount - level) <= months and all(row.principal > 0 for row in rows):
+        return rows
+    # The rounded level payment drifted by (1 + r)ⁿ (a long, dear loan): follow the exact
+    # annuity's balance instead, so each installment is the level give or take one unit.
+    rows = []
+    balance = principal
+    exact_balance = Decimal(principal)
+    for number in range(1, months + 1):
+        interest = round_minor(balance * annual_rate / 12)
+        exact_balance -= payment - exact_balance * annual_rate / 12
+        part = balance if number == months else min(balance, balance - round_minor(exact_balance))
+        rows.append(ScheduledInstallment(number, part, interest))
+        balance -= part
+    return rows
+
+
 @functools.lru_cache(maxsize=1024)
 def schedule(
     principal: int, annual_rate: Decimal, months: int, method: str
 ) -> tuple[ScheduledInstallment, ...]:
-    """The repayment schedule of a loan of ``principal`` minor units (cached: it is pure)."""
+    """The repayment schedule of a loan of ``principal`` minor units (cached: it is pure).
+
+    Interest is the remaining balance × annual rate / 12, rounded half-up. An
+    equal installment is the annuity payment rounded half-up and the last
+    installment absorbs the remainder — unless that rounding, compounded over
+    a long and dear loan, would leave the last installment far from the level
+    (at 24% over 480 months the loan would be repaid four months early); then
+    each installment brings the balance down to the exact annuity's, rounded,
+    and stays within one minor unit of the level.
+    """
     if principal <= 0 or months <= 0:
         raise ValueError(f"principal and months must be positive (got {principal}, {months})")
+    if annual_rate < 0:
+        raise ValueError(f"annual_rate must not be negative (got {annual_rate})")
     with localcontext() as ctx:
-        ctx.prec = 40
-        rate = monthly_rate(annual_rate)
-        balance = principal
-        rows: list[ScheduledInstallment] = []
+        ctx.prec = 50
         if method == "equal_installment":
-            if rate == 0:
-                payment = Decimal(principal) / months
-            else:
-                growth = (1 + rate) ** months
-                payment = principal * rate * growth / (growth - 1)
-            level = round_minor(payment)
-            for number in range(1, months + 1):
-                interest = round_minor(balance * rate)
-                part = balance if number == months else min(balance, level - interest)
-                rows.append(ScheduledInstallment(number, part, interest))
-                balance -= part
-        elif method == "equal_principal":
+            return tuple(_equal_installments(principal, annual_rate, months))
+        if method == "equal_principal":
+            rows: list[ScheduledInstallment] = []
+            balance = principal
             part_each = principal // months
             for number in range(1, months + 1):
-                interest = round_minor(balance * rate)
+                interest = round_minor(balance * annual_rate / 12)
                 part = balance if number == months else part_each
                 rows.append(ScheduledInstallment(number, part, interest))
                 balance -= part
-        else:
-            raise ValueError(
-                f"method must be equal_installment or equal_principal (got {method!r})")
-        return tuple(rows)
+            return tuple(rows)
+        raise ValueError(
+            f"method must be equal_installment or equal_principal (got {method!r})")

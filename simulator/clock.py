@@ -63,6 +63,8 @@ class Scheduler:
         clock, which misorders the repeated hour when daylight saving ends.
         """
         if instant.tzinfo is not UTC:
+            if instant.tzinfo is None:
+                raise TypeError("the scheduler needs aware instants (got a naive datetime)")
             instant = instant.astimezone(UTC)
         if instant < self.clock.now:
             instant = self.clock.now

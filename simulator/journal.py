@@ -43,6 +43,8 @@ def _plain(value: object) -> object:
     if kind in _PLAIN:
         return value
     if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise TypeError("journal instants must be timezone-aware (got a naive datetime)")
         return value.astimezone(UTC).isoformat()
     if isinstance(value, list | tuple):
         return [_plain(item) for item in value]
@@ -79,7 +81,7 @@ class Journal:
             "CREATE TABLE journal (seq INTEGER PRIMARY KEY, at_us INTEGER NOT NULL,"
             " kind TEXT NOT NULL, party TEXT NOT NULL, ref TEXT, data TEXT NOT NULL)"
         )
-        self._buffer: list[tuple[int, int, str, str, object, str]] = []
+        self._buffer: list[tuple[int, int, str, str, str | None, str]] = []
         self._indexed = False
         self._hash = hashlib.sha256()
         self._count = 0
@@ -95,18 +97,19 @@ class Journal:
             self._last_at = now
             delta = now - _EPOCH
             self._last_us = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-        self._count += 1
         for key, value in data.items():
             if type(value) not in _PLAIN:
                 data[key] = _plain(value)
         ref = None
         for field in _REF_FIELDS:
-            ref = data.get(field)
-            if ref is not None:
+            value = data.get(field)
+            if isinstance(value, str):
+                ref = value
                 break
         payload = repr(data)
+        self._count += 1
         row = (self._count, self._last_us, kind, party, ref, payload)
-        self._hash.update(f"{self._count}|{self._last_us}|{kind}|{party}|{payload}\n".encode())
+        self._hash.update(repr(row).encode())
         buffer = self._buffer
         buffer.append(row)
         if len(buffer) >= _FLUSH_AT:

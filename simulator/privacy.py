@@ -34,18 +34,26 @@ def mask_phone(phone: str) -> str:
     return _keep_ends(digits, 3, 4)
 
 
-# ID numbers and phone numbers (9+ digits), SSNs (123-45-6789) and phone
-# numbers written in groups (138 1234 5678, 212-555-0199). Dates do not match.
+# ID numbers (15 or 18 characters, the last may be X), other long digit runs
+# (phone numbers, account numbers), SSNs (123-45-6789) and phone numbers
+# written in groups (138 1234 5678, (212) 555-0199). The guards look only at
+# ASCII digits, so a number written against Chinese text is still found;
+# dates and times never match.
+_SSN = re.compile(r"(?<![0-9])\d{3}-\d{2}-\d{4}(?![0-9])")
 _DIGIT_RUN = re.compile(
-    r"(?<![\w-])(\d{9,}[\dXx]?|\d{3}-\d{2}-\d{4}|\(?\d{3}\)?[ -]\d{3,4}[ -]\d{4})(?![\w-])"
+    r"(?<![0-9])(\d{17}[\dXx]|\d{9,}|\(?\d{3}\)?[ -]\d{3,4}[ -]\d{4})(?![0-9])"
 )
 
 
 def redact(text: str) -> str:
     """Mask ID numbers, SSNs and phone numbers found in free text."""
+    text = _SSN.sub(lambda m: "***-**-" + m.group(0)[-4:], text)
 
     def _mask(match: re.Match[str]) -> str:
         run = match.group(1)
-        return _keep_ends(run, 3, 4)
+        digits = re.sub(r"[^0-9Xx]", "", run)
+        if len(digits) >= 15:
+            return mask_id_number(digits)
+        return mask_phone(digits)
 
     return _DIGIT_RUN.sub(_mask, text)

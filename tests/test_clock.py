@@ -209,11 +209,6 @@ def test_repeated_hour_runs_in_real_time_order(make_scheduler: Callable[..., Sch
     assert scheduler.clock.now == datetime(2026, 11, 1, 6, 20, tzinfo=UTC)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Scheduler.at converts a naive instant with astimezone(), i.e. in the host's "
-    "local time zone, so the same scenario schedules differently on another machine",
-)
 def test_naive_instant_is_rejected(make_scheduler: Callable[..., Scheduler]) -> None:
     """Scheduling a naive datetime raises rather than guessing the host's time zone."""
     scheduler = make_scheduler()

@@ -144,3 +144,25 @@ def test_run_ends_at_until() -> None:
     built = World(scenario)
     built.run()
     assert built.clock.now == scenario.until
+
+
+def test_journal_and_report_carry_no_personal_data() -> None:
+    """No borrower's name, ID number or phone number appears in the journal or the JSON report."""
+    import json
+
+    from simulator.loader import load_scenario
+    from simulator.locator import data_path
+    from simulator.runner import run_scenario
+    from simulator.world import World
+
+    path = data_path("scenarios") / "incident" / "docking-failure-defective-bank.yaml"
+    scenario = load_scenario(path)
+    world = World(scenario)
+    world.run()
+    text = "\n".join(entry.brief() for entry in world.journal.entries())
+    report = json.dumps(run_scenario(scenario).as_dict(), ensure_ascii=False)
+    assert "no_false_overdue" in report  # the report does describe the violations
+    for borrower in scenario.borrowers:
+        for secret in (borrower.id_number, borrower.phone, borrower.name):
+            assert secret not in text, f"{borrower.id}'s personal data is in the journal"
+            assert secret not in report, f"{borrower.id}'s personal data is in the report"
