@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -24,6 +25,7 @@ from scenario_text import (
 
 from simulator.errors import UnknownDefectError
 from simulator.loader import load_scenario
+from simulator.locator import data_path
 from simulator.runner import run_scenario
 from simulator.world import World
 
@@ -148,13 +150,6 @@ def test_run_ends_at_until() -> None:
 
 def test_journal_and_report_carry_no_personal_data() -> None:
     """No borrower's name, ID number or phone number appears in the journal or the JSON report."""
-    import json
-
-    from simulator.loader import load_scenario
-    from simulator.locator import data_path
-    from simulator.runner import run_scenario
-    from simulator.world import World
-
     path = data_path("scenarios") / "incident" / "docking-failure-defective-bank.yaml"
     scenario = load_scenario(path)
     world = World(scenario)
@@ -162,7 +157,7 @@ def test_journal_and_report_carry_no_personal_data() -> None:
     text = "\n".join(entry.brief() for entry in world.journal.entries())
     report = json.dumps(run_scenario(scenario).as_dict(), ensure_ascii=False)
     assert "no_false_overdue" in report  # the report does describe the violations
-    for borrower in scenario.borrowers:
-        for secret in (borrower.id_number, borrower.phone, borrower.name):
-            assert secret not in text, f"{borrower.id}'s personal data is in the journal"
-            assert secret not in report, f"{borrower.id}'s personal data is in the report"
+    for person in scenario.borrowers:
+        for secret in (person.id_number, person.phone, person.name):
+            assert secret not in text, f"{person.id}'s personal data is in the journal"
+            assert secret not in report, f"{person.id}'s personal data is in the report"
