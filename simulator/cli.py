@@ -18,8 +18,16 @@ from simulator.defects import DEFECTS, validate_defects
 from simulator.errors import LendsimError
 from simulator.loader import discover, load_scenario
 from simulator.locator import data_path
+from simulator.matrix import defect_matrix
 from simulator.privacy import redact
-from simulator.reports import html_report, junit_report, print_summary, write_json, write_report
+from simulator.reports import (
+    html_report,
+    junit_report,
+    print_matrix,
+    print_summary,
+    write_json,
+    write_report,
+)
 from simulator.runner import ScenarioResult, run_scenario
 
 __all__ = ["app", "main"]
@@ -94,11 +102,31 @@ def run(
 
 
 @app.command()
-def defects() -> None:
-    """List the defect catalogue: each switchable mistake and the party it lives in."""
-    width = max(len(name) for name in DEFECTS)
-    for name, item in DEFECTS.items():
-        _console.print(f"{name:<{width}}  {item.mistake}", markup=False)
+def defects(
+    matrix: Annotated[bool, typer.Option(
+        "--matrix", help="Run the library once per defect and show which scenarios catch it; "
+                         "exit 1 if any defect is caught by none.")] = False,
+    paths: Annotated[list[Path] | None, typer.Argument(
+        help="With --matrix: scenario files or folders (default: the library).",
+        show_default=False)] = None,
+    jobs: Annotated[int, typer.Option(
+        "--jobs", "-j", min=0, help="With --matrix: worker processes (0: one per core).")] = 0,
+) -> None:
+    """List the defect catalogue, or with --matrix prove the library catches every defect."""
+    if not matrix:
+        width = max(len(name) for name in DEFECTS)
+        for name, item in DEFECTS.items():
+            _console.print(f"{name:<{width}}  {item.mistake}", markup=False)
+        return
+    try:
+        files = discover(paths or default_paths())
+        for file in files:
+            load_scenario(file)
+    except LendsimError as error:
+        raise _fail_input(error) from None
+    result = defect_matrix(files, jobs=jobs or None)
+    print_matrix(result, _console)
+    raise typer.Exit(0 if result.complete else 1)
 
 
 def main() -> None:

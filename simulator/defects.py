@@ -26,6 +26,12 @@ class Defect:
         return self.name.split(".", 1)[0]
 
 
+#: A lost repayment is never posted; the money goes missing, and the borrower then
+#: looks delinquent: the bank applies their next repayment to the installment the
+#: lost one paid, so a later installment truly paid on time is reported overdue.
+_LOST = ("exactly_once_posting", "money_conserved", "no_false_overdue", "no_false_overdue_sms",
+         "false_reports_corrected", "bureau_matches_truth")
+
 DEFECTS: dict[str, Defect] = {d.name: d for d in (
     Defect("bank.posts_by_receipt_time",
            "lateness is judged by when the bank received the repayment, not its value time",
@@ -55,13 +61,13 @@ DEFECTS: dict[str, Defect] = {d.name: d for d in (
            ("true_overdue_reported", "bureau_matches_truth")),
     Defect("platform.no_retry",
            "a forward that fails once is never retried",
-           ("exactly_once_posting", "money_conserved")),
+           _LOST),
     Defect("platform.new_key_per_retry",
            "each retry carries a fresh idempotency key",
            ("exactly_once_posting", "money_conserved")),
     Defect("platform.outbox_not_durable",
            "pending forwards live in memory and are lost in a crash",
-           ("exactly_once_posting", "money_conserved")),
+           _LOST),
     Defect("platform.reconciliation_omits_pending",
            "the reconciliation file lists only repayments the bank acknowledged",
            ("no_false_overdue", "no_false_overdue_sms")),

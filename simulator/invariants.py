@@ -80,6 +80,36 @@ class Facts:
                 first[posting[1]] = posting[5]
         return first
 
+    def why_unpaid(self, inst: TrueInstallment, acted_at: datetime) -> tuple[str, list[str]]:
+        """Why the bank thought an installment truly paid on time was unpaid at ``acted_at``.
+
+        Returns the cause and the repayments behind it: the borrower's repayments
+        captured before the due end that the bank had not received by then (lost,
+        still in transit, or arrived later), or, when it had them all, that it
+        judged their lateness wrongly.
+        """
+        counted = [p for p in self.oracle.payments.values()
+                   if p.borrower == inst.borrower and p.value_time < inst.due_end
+                   and p.payment_id not in self.oracle.refunds]
+        missing = [p for p in counted
+                   if p.payment_id not in self.first_posted
+                   or self.first_posted[p.payment_id] > acted_at]
+        if not missing:
+            return ("the bank had every repayment by then and still judged it unpaid "
+                    "(lateness judged by the wrong clock, calendar or tolerance)",
+                    [p.payment_id for p in counted])
+        lost = [p for p in missing if p.payment_id not in self.first_posted
+                and p.payment_id not in self.platform_pending]
+        if lost:
+            return (f"repayment {lost[0].payment_id} captured at {self.iso(lost[0].value_time)} "
+                    "never reached the bank (lost)", [p.payment_id for p in lost])
+        late = missing[0]
+        arrived = self.first_posted.get(late.payment_id)
+        where = f"reached the bank only at {self.iso(arrived)}" if arrived else \
+            "was still in transit at the end"
+        return (f"repayment {late.payment_id} captured at {self.iso(late.value_time)} {where}, "
+                "after the bank acted", [p.payment_id for p in missing])
+
     def batches_between(self, start: datetime, end: datetime, most: int = 3) -> list[int]:
         """The bank's day-end actions in a window: what it did instead of reporting."""
         return [e.seq for e in self.entries("bank.batch_acted") if start <= e.at <= end][:most]
@@ -122,6 +152,7 @@ def no_false_overdue(facts: Facts) -> list[Violation]:
         inst = _truth(facts, *key)
         if inst is None or not inst.paid_on_time or key in found:
             continue
+        cause, behind = facts.why_unpaid(inst, entry.at)
         found[key] = Violation(
             "no_false_overdue",
             f"the bureau recorded installment {inst.number} as {entry.data['days_past_due']} "
@@ -130,7 +161,8 @@ def no_false_overdue(facts: Facts) -> list[Violation]:
             borrower=inst.borrower, subject=facts.subject(inst.borrower),
             installment=inst.number,
             instants={**_paid_instants(facts, inst), "reported_at": facts.iso(entry.at)},
-            evidence=tuple([entry.seq, *facts.payment_seqs(inst.settled_by)]),
+            evidence=tuple([entry.seq, *facts.payment_seqs([*inst.settled_by, *behind])]),
+            cause=cause,
         )
     return list(found.values())
 
@@ -145,6 +177,7 @@ def no_false_overdue_sms(facts: Facts) -> list[Violation]:
         inst = _truth(facts, *key)
         if inst is None or not inst.paid_on_time or key in found:
             continue
+        cause, behind = facts.why_unpaid(inst, entry.at)
         found[key] = Violation(
             "no_false_overdue_sms",
             f"an overdue warning for installment {inst.number} was texted at "
@@ -154,7 +187,8 @@ def no_false_overdue_sms(facts: Facts) -> list[Violation]:
             borrower=inst.borrower, subject=facts.subject(inst.borrower),
             installment=inst.number,
             instants={**_paid_instants(facts, inst), "texted_at": facts.iso(entry.at)},
-            evidence=tuple([entry.seq, *facts.payment_seqs(inst.settled_by)]),
+            evidence=tuple([entry.seq, *facts.payment_seqs([*inst.settled_by, *behind])]),
+            cause=cause,
         )
     return list(found.values())
 

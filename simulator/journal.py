@@ -76,7 +76,11 @@ class Journal:
 
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
-        self._db = sqlite3.connect(":memory:", isolation_level=None)
+        # A temporary database file (deleted on close): a long run's journal is
+        # far larger than the parties' state, and only its pages in use stay in memory.
+        self._db = sqlite3.connect("", isolation_level=None)
+        self._db.execute("PRAGMA journal_mode = OFF")
+        self._db.execute("PRAGMA synchronous = OFF")
         self._db.execute(
             "CREATE TABLE journal (seq INTEGER PRIMARY KEY, at_us INTEGER NOT NULL,"
             " kind TEXT NOT NULL, party TEXT NOT NULL, ref TEXT, data TEXT NOT NULL)"
@@ -109,7 +113,9 @@ class Journal:
         payload = repr(data)
         self._count += 1
         row = (self._count, self._last_us, kind, party, ref, payload)
-        self._hash.update(repr(row).encode())
+        # kinds and parties are identifiers (no separator inside); the payload is a literal
+        self._hash.update(f"{self._count}\x1f{self._last_us}\x1f{kind}\x1f{party}\x1f"
+                          f"{payload}\n".encode())
         buffer = self._buffer
         buffer.append(row)
         if len(buffer) >= _FLUSH_AT:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -91,6 +91,8 @@ class ActiveFault:
 
 
 _DUPLICATE_GAP = timedelta(seconds=1)
+_MIN = datetime.min.replace(tzinfo=UTC)
+_MAX = datetime.max.replace(tzinfo=UTC)
 
 #: When several faults overlap, the most disruptive one decides.
 _PRECEDENCE = ("outage", "error", "timeout_after_commit", "delay", "duplicate")
@@ -113,18 +115,36 @@ class Link:
         self._journal = journal
         self._draw = draw
         self._faults: list[ActiveFault] = []
+        # the answer of active_fault() stays valid until the clock leaves [from, until)
+        self._cached: tuple[datetime, datetime, ActiveFault | None] | None = None
         #: optional hook that checks a body against the contract (``--strict-contracts``)
         self.validate: Callable[[str, str, Body], None] | None = None
 
     def add_fault(self, fault: ActiveFault) -> None:
         self._faults.append(fault)
         self._faults.sort(key=lambda f: (_PRECEDENCE.index(f.kind), f.start))
+        self._cached = None
 
     def active_fault(self, now: datetime) -> ActiveFault | None:
+        """The fault that decides a call made at ``now`` (the most disruptive active one)."""
+        cached = self._cached
+        if cached is not None and cached[0] <= now < cached[1]:
+            return cached[2]
+        found = None
         for fault in self._faults:
             if fault.start <= now < fault.end:
-                return fault
-        return None
+                found = fault
+                break
+        # valid from the latest boundary at or before now to the next one after it
+        valid_from, valid_until = _MIN, _MAX
+        for fault in self._faults:
+            for edge in (fault.start, fault.end):
+                if edge <= now:
+                    valid_from = max(valid_from, edge)
+                else:
+                    valid_until = min(valid_until, edge)
+        self._cached = (valid_from, valid_until, found)
+        return found
 
     def call(
         self,
@@ -156,7 +176,7 @@ class Link:
                            why="outage")
             return Reply(Outcome.REFUSED)
         if kind == "error":
-            if fault.rate >= 1 or Decimal(repr(self._draw())) < fault.rate:
+            if fault.rate >= 1 or self._draw() < float(fault.rate):
                 journal.append("link.call", self.name, op=operation, ref=ref, outcome="error",
                                status=fault.status)
                 return Reply(Outcome.ERROR, Response(fault.status, {"title": "injected error"}))

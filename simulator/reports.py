@@ -17,6 +17,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from simulator.matrix import Matrix
 from simulator.privacy import redact
 from simulator.runner import ScenarioResult
 
@@ -25,6 +26,7 @@ __all__ = [
     "html_report",
     "json_report",
     "junit_report",
+    "print_matrix",
     "print_summary",
     "write_json",
     "write_report",
@@ -148,3 +150,29 @@ def _print_table(results: Sequence[ScenarioResult], console: Console) -> None:
         table.add_row(result.id, "[green]pass[/]" if result.passed else "[bold red]FAIL[/]",
                       violated, str(result.events), result.digest[:12])
     console.print(table)
+
+
+def print_matrix(matrix: Matrix, console: Console) -> None:
+    """Which scenarios catch each defect, and with which invariants."""
+    table = Table(show_edge=False, pad_edge=False)
+    table.add_column("defect")
+    table.add_column("caught by", justify="right")
+    table.add_column("invariants that fired")
+    table.add_column("for example")
+    for defect, catches in matrix.caught.items():
+        fired = sorted({name for c in catches for name in c.invariants})
+        noisy = sorted({name for c in catches for name in c.unexplained})
+        shown = ", ".join(f"[yellow]{n}[/]" if n in noisy else n for n in fired) or "—"
+        examples = ", ".join(c.scenario for c in catches[:2])
+        count = f"{len(catches)}" if catches else "[bold red]0[/]"
+        table.add_row(defect, count, shown, examples)
+    console.print(table)
+    for scenario in matrix.baseline_failures:
+        console.print(f"[bold red]baseline failure:[/] {scenario} fails with no defect planted")
+    for defect in matrix.uncaught:
+        console.print(f"[bold red]uncaught:[/] no scenario catches {defect}")
+    caught = len(matrix.caught) - len(matrix.uncaught)
+    colour = "green" if matrix.complete else "red"
+    console.print(f"\n[{colour}]{caught} of {len(matrix.caught)} defects caught by "
+                  f"{len(matrix.scenarios)} scenarios[/] (yellow: an invariant the defect does "
+                  "not explain also fired)", highlight=False)
