@@ -111,6 +111,9 @@ def defects(
         show_default=False)] = None,
     jobs: Annotated[int, typer.Option(
         "--jobs", "-j", min=0, help="With --matrix: worker processes (0: one per core).")] = 0,
+    only: Annotated[list[str] | None, typer.Option(
+        "--defect", help="With --matrix: only these defects (repeatable; default: all).",
+        show_default=False)] = None,
 ) -> None:
     """List the defect catalogue, or with --matrix prove the library catches every defect."""
     if not matrix:
@@ -119,12 +122,13 @@ def defects(
             _console.print(f"{name:<{width}}  {item.mistake}", markup=False)
         return
     try:
+        chosen = validate_defects(only) if only else None
         files = discover(paths or default_paths())
         for file in files:
             load_scenario(file)
     except LendsimError as error:
         raise _fail_input(error) from None
-    result = defect_matrix(files, jobs=jobs or None)
+    result = defect_matrix(files, chosen, jobs=jobs or None)
     print_matrix(result, _console)
     raise typer.Exit(0 if result.complete else 1)
 
