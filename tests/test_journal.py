@@ -290,7 +290,7 @@ def test_digest_of_empty_journal_is_sha256_of_nothing(
 def test_digest_is_stable() -> None:
     """A fixed journal keeps its digest: a format change would alter every recorded digest."""
     assert replay(BASE).digest() == (
-        "3c0623a64785de4bd1d3141ba2de922ce36148288fc7798a2a6d93467ca2ead6"
+        "f467a9bb244dac35cc32f187510d3ab03dd0dbf254a0d38471546597a12f08e0"
     )
 
 
