@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -125,7 +125,7 @@ class Facts:
     def subject(self, borrower: str) -> str:
         return mask_id_number(self.oracle.borrowers[borrower].id_number)
 
-    def payment_seqs(self, payment_ids: list[str]) -> list[int]:
+    def payment_seqs(self, payment_ids: Iterable[str]) -> list[int]:
         """Journal entries where these payments were captured or posted."""
         return self.journal.about(payment_ids, ("platform.captured", "bank.posted"))
 

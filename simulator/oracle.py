@@ -23,7 +23,7 @@ Contract terms the oracle applies, exactly as a loan agreement states them:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -52,7 +52,7 @@ class TrueInstallment:
     penalty_paid: int = 0
     penalty_frozen: int | None = None
     settled_at: datetime | None = None
-    settled_by: list[str] = field(default_factory=list)
+    settled_by: tuple[str, ...] = ()
 
     @property
     def paid_on_time(self) -> bool:
@@ -94,20 +94,28 @@ class Oracle:
         self.refunds: dict[str, int] = {}
         self.borrowers = {b.id: b for b in borrowers}
         self._accounts: dict[str, _Account] = {}
+        # Many loans share a disbursement date: share their (immutable) dates too.
+        dates: dict[tuple[date, int], tuple[date, date, datetime, str]] = {}
         for borrower in borrowers:
             terms = borrower.loan
             rows = schedule(terms.principal, terms.annual_rate, terms.months, terms.method)
             installments = []
             for row in rows:
-                due_date = add_months(terms.disbursed, row.number)
-                if policy.holiday_shift == "next_working_day":
-                    due_date = jurisdiction.next_working_day(due_date)
-                grace_end = due_date + timedelta(days=policy.grace_days)
+                known = dates.get((terms.disbursed, row.number))
+                if known is None:
+                    due_date = add_months(terms.disbursed, row.number)
+                    if policy.holiday_shift == "next_working_day":
+                        due_date = jurisdiction.next_working_day(due_date)
+                    grace_end = due_date + timedelta(days=policy.grace_days)
+                    known = dates[(terms.disbursed, row.number)] = (
+                        due_date, grace_end,
+                        local_midnight(grace_end + timedelta(days=1), self.tz),
+                        period_of(due_date))
+                due_date, grace_end, due_end, period = known
                 installments.append(TrueInstallment(
                     borrower=borrower.id, number=row.number, due_date=due_date,
-                    grace_end=grace_end,
-                    due_end=local_midnight(grace_end + timedelta(days=1), self.tz),
-                    principal=row.principal, amount=row.amount, period=period_of(due_date)))
+                    grace_end=grace_end, due_end=due_end, principal=row.principal,
+                    amount=row.amount, period=period))
             self._accounts[borrower.id] = _Account(installments, terms.annual_rate)
 
     @staticmethod
@@ -133,7 +141,7 @@ class Oracle:
             inst.paid = inst.penalty_paid = 0
             inst.penalty_frozen = None
             inst.settled_at = None
-            inst.settled_by = []
+            inst.settled_by = ()
         for payment in self.payments.values():
             if payment.borrower == borrower:
                 kept = payment.amount - self.refunds.get(payment.payment_id, 0)
@@ -163,7 +171,7 @@ class Oracle:
             inst.paid += to_installment
             inst.penalty_paid += to_penalty
             if to_penalty or to_installment:
-                inst.settled_by.append(payment_id)
+                inst.settled_by += (payment_id,)
             if inst.settled_at is None and \
                     inst.amount - inst.paid + penalty - inst.penalty_paid <= tolerance:
                 inst.settled_at = at

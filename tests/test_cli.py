@@ -19,8 +19,8 @@ from simulator.cli import app
 from simulator.defects import DEFECTS
 
 INCIDENT = Path(__file__).resolve().parents[1] / "scenarios" / "incident"
-INCIDENT_IDS = ("docking-failure-beyond-wait-corrected", "docking-failure-correct-bank",
-                "docking-failure-defective-bank")
+#: the scenario ids in the incident folder (file stem = scenario id)
+INCIDENT_IDS = tuple(sorted(path.stem for path in INCIDENT.glob("*.yaml")))
 
 #: A malformed scenario: line 7 misspells ``loan``.
 MALFORMED = """\
@@ -59,7 +59,7 @@ def test_run_incident_folder_passes() -> None:
     """``lendsim run scenarios/incident`` passes every scenario and exits 0."""
     result = invoke("run", INCIDENT)
     assert result.exit_code == 0, result.output
-    assert "3 passed, 0 failed" in result.stdout
+    assert f"{len(INCIDENT_IDS)} passed, 0 failed" in result.stdout
     assert result.stderr == ""
 
 
@@ -97,7 +97,7 @@ def test_json_report_written(defect_run: DefectRun) -> None:
     report = json.loads(defect_run.json_file.read_text(encoding="utf-8"))
     assert set(report) == {"scenarios", "passed", "failed"}
     assert sorted(s["scenario"] for s in report["scenarios"]) == list(INCIDENT_IDS)
-    assert report["passed"] + report["failed"] == 3
+    assert report["passed"] + report["failed"] == len(INCIDENT_IDS)
     assert report["failed"] >= 1
     failed = [s for s in report["scenarios"] if not s["passed"]]
     assert any(v["invariant"] == "false_reports_corrected"

@@ -221,7 +221,7 @@ def test_allocation_oldest_first_penalty_before_installment(make_oracle: MakeOra
     assert (first.paid, first.penalty_paid, first.settled_at) == (LEVEL, penalty_1, at)
     assert (second.penalty_paid, second.paid, second.settled_at) == (penalty_2, 100, None)
     assert (third.paid, third.penalty_paid) == (0, 0)
-    assert first.settled_by == second.settled_by == ["P1"]
+    assert first.settled_by == second.settled_by == ("P1",)
 
 
 def test_allocation_short_of_the_penalty(make_oracle: MakeOracle) -> None:
@@ -292,7 +292,7 @@ def test_refund_undoes_a_payment(make_oracle: MakeOracle) -> None:
     late_fee = penalty(PRINCIPAL_1, 24)
     assert first.settled_at == cn(25, hour=9)
     assert not first.paid_on_time
-    assert first.settled_by == ["P2"]
+    assert first.settled_by == ("P2",)
     assert first.penalty_paid == late_fee
     assert (second.settled_at, second.paid) == (None, LEVEL - late_fee)
     assert third.paid == 0
@@ -305,7 +305,7 @@ def test_refund_of_the_only_payment(make_oracle: MakeOracle) -> None:
     oracle.capture("alice", "L-alice", LEVEL, cn(1, hour=9), "P1")
     oracle.refund("P1", LEVEL, cn(1, hour=10))
     inst = oracle.installment("alice", 1)
-    assert (inst.paid, inst.settled_at, inst.settled_by) == (0, None, [])
+    assert (inst.paid, inst.settled_at, inst.settled_by) == (0, None, ())
     assert oracle.accepted_total() == LEVEL  # the payment itself still happened
 
 

@@ -31,8 +31,9 @@ Defects planted here: every ``bank.*`` name in the catalogue.
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -81,6 +82,7 @@ CREATE TABLE postings (
 );
 CREATE INDEX postings_payment ON postings (payment_id);
 CREATE INDEX postings_key ON postings (idempotency_key);
+CREATE INDEX postings_loan ON postings (loan_id, effective_us);
 CREATE TABLE reconciliation_files (
     business_date TEXT PRIMARY KEY, received_us INTEGER NOT NULL,
     count INTEGER NOT NULL, total INTEGER NOT NULL, matched INTEGER NOT NULL,
@@ -257,27 +259,12 @@ class Bank(Party):
             rate = self._rates[loan_id] = Decimal(row[0])
         return rate
 
-    def _installments(self, loan_id: str, *, open_only: bool = False,
-                      after: int = 0, limit: int = -1) -> list[_Open]:
-        query = (
+    def _installments(self, loan_id: str) -> list[_Open]:
+        """Every installment of a loan, oldest first."""
+        return [_Open(*row) for row in self.db.execute(
             "SELECT number, principal, interest, paid, penalty_paid, penalty_charged,"
             " grace_end, due_end_us, settled_us, max_dpd, reported, warned, attention"
-            " FROM installments WHERE loan_id = ?"
-        )
-        if open_only:
-            query += " AND (paid < principal + interest OR penalty_paid < penalty_charged)"
-        return [_Open(*row) for row in self.db.execute(
-            query + " AND number > ? ORDER BY number LIMIT ?", (loan_id, after, limit))]
-
-    def _open_installments(self, loan_id: str) -> Iterator[_Open]:
-        """Open installments oldest first, read a few at a time (most payments need one)."""
-        after = 0
-        while True:
-            batch = self._installments(loan_id, open_only=True, after=after, limit=2)
-            yield from batch
-            if len(batch) < 2:
-                return
-            after = batch[-1].number
+            " FROM installments WHERE loan_id = ? ORDER BY number", (loan_id,))]
 
     def _penalty(self, inst: _Open, rate: Decimal, effective_us: int) -> int:
         """Penalty interest owed on an installment settled (or paid) at ``effective_us``."""
@@ -322,8 +309,49 @@ class Bank(Party):
         self.env.funds.capture(row[0], loan_id, body["amount"], self.now, payment_id)
         return self._post(payment_id, loan_id, body["amount"], self.now, None)
 
+    def _allocate(self, installments: list[_Open], rate: Decimal, amount: int,
+                  effective_us: int, payment_id: str) -> tuple[list[list[int]], int]:
+        """Apply ``amount`` to the installments (in memory): penalty, then the installment,
+        oldest first. Returns the allocation and what is left over."""
+        remaining = amount
+        allocation: list[list[int]] = []
+        for inst in installments:
+            if remaining <= 0:
+                break
+            settled_before = inst.settled_us is not None
+            penalty = inst.penalty_charged if settled_before else \
+                self._penalty(inst, rate, effective_us)
+            owed = inst.principal + inst.interest - inst.paid
+            if owed <= 0 and penalty <= inst.penalty_paid:
+                continue
+            inst.penalty_charged = penalty
+            to_penalty = min(max(penalty - inst.penalty_paid, 0), remaining)
+            remaining -= to_penalty
+            to_schedule = min(owed, remaining)
+            remaining -= to_schedule
+            inst.paid += to_schedule
+            inst.penalty_paid += to_penalty
+            residual = inst.principal + inst.interest - inst.paid + penalty - inst.penalty_paid
+            if inst.settled_us is None and residual <= self._tolerance:
+                inst.settled_us = effective_us
+                if effective_us < inst.due_end_us:
+                    inst.max_dpd = 0
+                else:
+                    day = from_us(effective_us).astimezone(self._tz).date().toordinal()
+                    inst.max_dpd = max(inst.max_dpd, day - inst.grace_end)
+                    inst.attention = 1  # settled late: the batch reports it
+            allocation.append([inst.number, to_penalty, to_schedule])
+        return allocation, remaining
+
     def _post(self, payment_id: str, loan_id: str, amount: int, value_time: datetime,
               key: str | None) -> Response:
+        """Post a repayment by its value time.
+
+        A repayment whose value time is earlier than repayments already posted on
+        the loan (they overtook it in transit) is not simply added on top: the
+        loan's postings are allocated again in value-time order, as if each had
+        arrived when it was paid.
+        """
         if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
             raise Problem(422, "Invalid amount", "amount must be a positive number of minor units")
         rate = self._rate(loan_id)
@@ -334,49 +362,57 @@ class Bank(Party):
         effective_us = to_us(now) if self.defect("posts_by_receipt_time") else value_us
         posting_id = f"PST{self._postings + 1:08d}"
         with self.db:
-            remaining = amount
-            allocation: list[list[int]] = []
-            cleared: list[_Open] = []
-            for inst in self._open_installments(loan_id):
-                if remaining <= 0:
-                    break
-                settled_before = inst.settled_us is not None
-                penalty = inst.penalty_charged if settled_before else \
-                    self._penalty(inst, rate, effective_us)
-                if penalty < inst.penalty_charged:
-                    self.journal("penalty_reversed", loan_id=loan_id, installment=inst.number,
-                                 amount=inst.penalty_charged - penalty, payment_id=payment_id)
-                to_penalty = min(max(penalty - inst.penalty_paid, 0), remaining)
-                remaining -= to_penalty
-                to_schedule = min(inst.principal + inst.interest - inst.paid, remaining)
-                remaining -= to_schedule
-                paid = inst.paid + to_schedule
-                residual = inst.principal + inst.interest - paid + penalty - inst.penalty_paid \
-                    - to_penalty
-                settled_us = inst.settled_us
-                max_dpd = inst.max_dpd
-                reported = inst.reported
-                attention = inst.attention
-                if settled_us is None and residual <= self._tolerance:
-                    settled_us = effective_us
-                    if effective_us < inst.due_end_us:
-                        max_dpd = 0
-                        if inst.reported == "overdue" or inst.warned:
-                            cleared.append(inst)
-                            if inst.reported == "overdue" and not self.defect(
-                                    "no_correction_on_late_arrival"):
-                                reported = "current"
-                    else:
-                        day = from_us(effective_us).astimezone(self._tz).date().toordinal()
-                        max_dpd = max(max_dpd, day - inst.grace_end)
-                        attention = 1  # settled late: the batch reports it
+            overtaken = self.db.execute(
+                "SELECT 1 FROM postings WHERE loan_id = ? AND effective_us > ? LIMIT 1",
+                (loan_id, effective_us)).fetchone() is not None
+            before = self._installments(loan_id)
+            after = [dataclasses.replace(inst) for inst in before]
+            if overtaken:
+                for inst in after:
+                    inst.paid = inst.penalty_paid = inst.penalty_charged = 0
+                    inst.settled_us = None
+                postings = self.db.execute(
+                    "SELECT posting_id, payment_id, amount, effective_us FROM postings"
+                    " WHERE loan_id = ? ORDER BY effective_us, posting_id", (loan_id,)).fetchall()
+                self.journal("reallocated", loan_id=loan_id, payment_id=payment_id,
+                             postings=len(postings) + 1)
+                for earlier_id, earlier_payment, earlier_amount, earlier_us in postings:
+                    if earlier_us > effective_us:
+                        break
+                    shares, left = self._allocate(after, rate, earlier_amount, earlier_us,
+                                                  earlier_payment)
+                    self._record_allocation(earlier_id, earlier_amount, shares, left)
+                allocation, remaining = self._allocate(after, rate, amount, effective_us,
+                                                       payment_id)
+                for earlier_id, earlier_payment, earlier_amount, earlier_us in postings:
+                    if earlier_us > effective_us:
+                        shares, left = self._allocate(after, rate, earlier_amount, earlier_us,
+                                                      earlier_payment)
+                        self._record_allocation(earlier_id, earlier_amount, shares, left)
+            else:
+                allocation, remaining = self._allocate(after, rate, amount, effective_us,
+                                                       payment_id)
+            cleared = []
+            for old, new in zip(before, after, strict=True):
+                if new == old:
+                    continue
+                if new.penalty_charged < old.penalty_charged:
+                    self.journal("penalty_reversed", loan_id=loan_id, installment=new.number,
+                                 amount=old.penalty_charged - new.penalty_charged,
+                                 payment_id=payment_id)
+                was_on_time = old.settled_us is not None and old.settled_us < old.due_end_us
+                on_time = new.settled_us is not None and new.settled_us < new.due_end_us
+                if on_time and not was_on_time and (old.reported == "overdue" or old.warned):
+                    cleared.append(old)
+                    if old.reported == "overdue" and not self.defect(
+                            "no_correction_on_late_arrival"):
+                        new.reported = "current"
                 self.db.execute(
                     "UPDATE installments SET paid = ?, penalty_paid = ?, penalty_charged = ?,"
                     " settled_us = ?, max_dpd = ?, reported = ?, attention = ?"
                     " WHERE loan_id = ? AND number = ?",
-                    (paid, inst.penalty_paid + to_penalty, penalty, settled_us, max_dpd,
-                     reported, attention, loan_id, inst.number))
-                allocation.append([inst.number, to_penalty, to_schedule])
+                    (new.paid, new.penalty_paid, new.penalty_charged, new.settled_us,
+                     new.max_dpd, new.reported, new.attention, loan_id, new.number))
             refunded = remaining
             applied = amount - refunded
             self.db.execute(
@@ -398,6 +434,13 @@ class Bank(Party):
         if cleared:
             self._schedule_drain(now)
         return Response(201, response_body)
+
+    def _record_allocation(self, posting_id: str, amount: int, allocation: list[list[int]],
+                           refunded: int) -> None:
+        """Store a re-run allocation of an earlier posting (inside the caller's transaction)."""
+        self.db.execute(
+            "UPDATE postings SET applied = ?, refunded = ?, allocation = ? WHERE posting_id = ?",
+            (amount - refunded, refunded, json.dumps(allocation), posting_id))
 
     def _clear_overdue(self, loan_id: str, inst: _Open, payment_id: str) -> None:
         """An on-time repayment arrived late: undo what "overdue" set in motion (in a txn)."""
