@@ -32,10 +32,15 @@ class Defect:
 _LOST = ("exactly_once_posting", "money_conserved", "no_false_overdue", "no_false_overdue_sms",
          "false_reports_corrected", "bureau_matches_truth")
 
+#: A repayment judged late that was paid on time: a false record the bank never
+#: corrects, since it believes it.
+_MISJUDGED = ("no_false_overdue", "no_false_overdue_sms", "false_reports_corrected",
+              "bureau_matches_truth")
+
 DEFECTS: dict[str, Defect] = {d.name: d for d in (
     Defect("bank.posts_by_receipt_time",
            "lateness is judged by when the bank received the repayment, not its value time",
-           ("no_false_overdue", "no_false_overdue_sms", "bureau_matches_truth")),
+           _MISJUDGED),
     Defect("bank.reports_without_reconciliation",
            "overdue messages and bureau delinquencies go out without waiting for the "
            "reconciliation file",
@@ -73,7 +78,7 @@ DEFECTS: dict[str, Defect] = {d.name: d for d in (
            ("no_false_overdue", "no_false_overdue_sms")),
     Defect("platform.value_time_is_send_time",
            "the repayment is stamped with the time it was forwarded, not captured",
-           ("no_false_overdue", "no_false_overdue_sms", "bureau_matches_truth")),
+           _MISJUDGED),
     Defect("bureau.correction_ignored",
            "corrections do not rewrite the payment history",
            ("false_reports_corrected", "bureau_matches_truth")),

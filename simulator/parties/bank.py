@@ -744,7 +744,10 @@ class Bank(Party):
                 self.db.execute("UPDATE outbox SET attempts = ?, next_us = ? WHERE id = ?",
                                 (attempts + 1, to_us(self.now + backoff), row_id))
             blocked.add(link)
-        (next_us,) = self.db.execute("SELECT min(next_us) FROM outbox").fetchone()
+        # wake when the first waiting message of some link is due (those behind it wait)
+        (next_us,) = self.db.execute(
+            "SELECT min(next_us) FROM outbox WHERE id IN (SELECT min(id) FROM outbox"
+            " GROUP BY link)").fetchone()
         if next_us is not None:
             self._schedule_drain(max(from_us(next_us), self.now + timedelta(seconds=1)))
 
