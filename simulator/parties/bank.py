@@ -31,10 +31,8 @@ Defects planted here: every ``bank.*`` name in the catalogue.
 
 from __future__ import annotations
 
-import dataclasses
 import json
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -124,9 +122,16 @@ def _iso_us(value: int) -> str:
     return from_us(value).isoformat()
 
 
-@dataclass(slots=True)
+_INSTALLMENT_COLUMNS = ("number", "principal", "interest", "paid", "penalty_paid",
+                        "penalty_charged", "grace_end", "due_end_us", "settled_us", "max_dpd",
+                        "reported", "warned", "attention")
+_SELECT_INSTALLMENTS = f"SELECT {', '.join(_INSTALLMENT_COLUMNS)} FROM installments"
+
+
 class _Open:
-    """One installment as the allocation sees it."""
+    """One installment as the allocation sees it; ``original`` is the row it was read as."""
+
+    __slots__ = ("original", *_INSTALLMENT_COLUMNS)
 
     number: int
     principal: int
@@ -141,6 +146,17 @@ class _Open:
     reported: str | None
     warned: int
     attention: int
+
+    def __init__(self, row: tuple[Any, ...]) -> None:
+        self.original = row
+        (self.number, self.principal, self.interest, self.paid, self.penalty_paid,
+         self.penalty_charged, self.grace_end, self.due_end_us, self.settled_us, self.max_dpd,
+         self.reported, self.warned, self.attention) = row
+
+    def row(self) -> tuple[Any, ...]:
+        return (self.number, self.principal, self.interest, self.paid, self.penalty_paid,
+                self.penalty_charged, self.grace_end, self.due_end_us, self.settled_us,
+                self.max_dpd, self.reported, self.warned, self.attention)
 
 
 class Bank(Party):
@@ -162,6 +178,9 @@ class Bank(Party):
         self._counter_payments = 0
         self._due_cache: dict[tuple[date, int], tuple[date, int, int]] = {}
         self._rates: dict[str, Decimal] = {}  # loan terms never change: cached
+        # caches of what the database says, dropped in a crash and rebuilt on demand
+        self._latest_effective: dict[str, int] = {}  # loan -> latest posting's effective time
+        self._in_transit_rows: int | None = None
 
     def routes(self) -> dict[str, Operation]:
         return {
@@ -261,10 +280,25 @@ class Bank(Party):
 
     def _installments(self, loan_id: str) -> list[_Open]:
         """Every installment of a loan, oldest first."""
-        return [_Open(*row) for row in self.db.execute(
-            "SELECT number, principal, interest, paid, penalty_paid, penalty_charged,"
-            " grace_end, due_end_us, settled_us, max_dpd, reported, warned, attention"
-            " FROM installments WHERE loan_id = ? ORDER BY number", (loan_id,))]
+        return [_Open(row) for row in self.db.execute(
+            _SELECT_INSTALLMENTS + " WHERE loan_id = ? ORDER BY number", (loan_id,))]
+
+    def _open_installments(self, loan_id: str, read: list[_Open]) -> Iterator[_Open]:
+        """Installments still owing anything, oldest first, read a few at a time (most
+        repayments touch one); each one read is also appended to ``read``."""
+        after = 0
+        while True:
+            rows = self.db.execute(
+                _SELECT_INSTALLMENTS + " WHERE loan_id = ? AND number > ? AND (settled_us IS NULL"
+                " OR paid < principal + interest OR penalty_paid < penalty_charged)"
+                " ORDER BY number LIMIT 2", (loan_id, after)).fetchall()
+            for row in rows:
+                inst = _Open(row)
+                read.append(inst)
+                yield inst
+            if len(rows) < 2:
+                return
+            after = rows[-1][0]
 
     def _penalty(self, inst: _Open, rate: Decimal, effective_us: int) -> int:
         """Penalty interest owed on an installment settled (or paid) at ``effective_us``."""
@@ -309,7 +343,7 @@ class Bank(Party):
         self.env.funds.capture(row[0], loan_id, body["amount"], self.now, payment_id)
         return self._post(payment_id, loan_id, body["amount"], self.now, None)
 
-    def _allocate(self, installments: list[_Open], rate: Decimal, amount: int,
+    def _allocate(self, installments: Iterable[_Open], rate: Decimal, amount: int,
                   effective_us: int, payment_id: str) -> tuple[list[list[int]], int]:
         """Apply ``amount`` to the installments (in memory): penalty, then the installment,
         oldest first. Returns the allocation and what is left over."""
@@ -362,13 +396,11 @@ class Bank(Party):
         effective_us = to_us(now) if self.defect("posts_by_receipt_time") else value_us
         posting_id = f"PST{self._postings + 1:08d}"
         with self.db:
-            overtaken = self.db.execute(
-                "SELECT 1 FROM postings WHERE loan_id = ? AND effective_us > ? LIMIT 1",
-                (loan_id, effective_us)).fetchone() is not None
-            before = self._installments(loan_id)
-            after = [dataclasses.replace(inst) for inst in before]
+            overtaken = self._latest(loan_id) > effective_us
+            read: list[_Open]
             if overtaken:
-                for inst in after:
+                read = self._installments(loan_id)
+                for inst in read:
                     inst.paid = inst.penalty_paid = inst.penalty_charged = 0
                     inst.settled_us = None
                 postings = self.db.execute(
@@ -379,23 +411,26 @@ class Bank(Party):
                 for earlier_id, earlier_payment, earlier_amount, earlier_us in postings:
                     if earlier_us > effective_us:
                         break
-                    shares, left = self._allocate(after, rate, earlier_amount, earlier_us,
+                    shares, left = self._allocate(read, rate, earlier_amount, earlier_us,
                                                   earlier_payment)
                     self._record_allocation(earlier_id, earlier_amount, shares, left)
-                allocation, remaining = self._allocate(after, rate, amount, effective_us,
+                allocation, remaining = self._allocate(read, rate, amount, effective_us,
                                                        payment_id)
                 for earlier_id, earlier_payment, earlier_amount, earlier_us in postings:
                     if earlier_us > effective_us:
-                        shares, left = self._allocate(after, rate, earlier_amount, earlier_us,
+                        shares, left = self._allocate(read, rate, earlier_amount, earlier_us,
                                                       earlier_payment)
                         self._record_allocation(earlier_id, earlier_amount, shares, left)
             else:
-                allocation, remaining = self._allocate(after, rate, amount, effective_us,
-                                                       payment_id)
+                read = []
+                allocation, remaining = self._allocate(
+                    self._open_installments(loan_id, read), rate, amount, effective_us,
+                    payment_id)
             cleared = []
-            for old, new in zip(before, after, strict=True):
-                if new == old:
+            for new in read:
+                if new.row() == new.original:
                     continue
+                old = _Open(new.original)
                 if new.penalty_charged < old.penalty_charged:
                     self.journal("penalty_reversed", loan_id=loan_id, installment=new.number,
                                  amount=old.penalty_charged - new.penalty_charged,
@@ -419,10 +454,11 @@ class Bank(Party):
                 "INSERT INTO postings VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (posting_id, payment_id, key, loan_id, amount, applied, refunded, value_us,
                  effective_us, to_us(now), json.dumps(allocation)))
-            self.db.execute("DELETE FROM in_transit WHERE payment_id = ?", (payment_id,))
+            self._forget_in_transit([payment_id])
             for inst in cleared:
                 self._clear_overdue(loan_id, inst, payment_id)
         self._postings += 1
+        self._latest_effective[loan_id] = max(self._latest(loan_id), effective_us)
         response_body = {
             "posting_id": posting_id, "payment_id": payment_id, "loan_id": loan_id,
             "amount": amount, "applied": applied, "refunded": refunded,
@@ -434,6 +470,25 @@ class Bank(Party):
         if cleared:
             self._schedule_drain(now)
         return Response(201, response_body)
+
+    def _latest(self, loan_id: str) -> int:
+        """The latest effective time among the loan's postings (0 when none)."""
+        latest = self._latest_effective.get(loan_id)
+        if latest is None:
+            (found,) = self.db.execute("SELECT max(effective_us) FROM postings WHERE loan_id = ?",
+                                       (loan_id,)).fetchone()
+            latest = self._latest_effective[loan_id] = found or 0
+        return latest
+
+    def _forget_in_transit(self, payment_ids: list[str]) -> None:
+        """Posted or refunded: these repayments are no longer in transit (in a transaction)."""
+        if self._in_transit_rows is None:
+            (self._in_transit_rows,) = self.db.execute(
+                "SELECT count(*) FROM in_transit").fetchone()
+        if self._in_transit_rows:
+            for payment_id in payment_ids:
+                self._in_transit_rows -= self.db.execute(
+                    "DELETE FROM in_transit WHERE payment_id = ?", (payment_id,)).rowcount
 
     def _record_allocation(self, posting_id: str, amount: int, allocation: list[list[int]],
                            refunded: int) -> None:
@@ -500,8 +555,9 @@ class Bank(Party):
         refunded = [(r["payment_id"],) for r in body.get("refunds", [])]
         with self.db:
             self.db.executemany("INSERT OR IGNORE INTO in_transit VALUES (?,?,?,?,?)", pending)
+            self._in_transit_rows = None  # recounted when next needed
             # a repayment the platform gave back will never arrive: it covers nothing now
-            self.db.executemany("DELETE FROM in_transit WHERE payment_id = ?", refunded)
+            self._forget_in_transit([payment_id for (payment_id,) in refunded])
             self.db.execute("INSERT INTO reconciliation_files VALUES (?,?,?,?,?,?)",
                             (business_date, to_us(self.now), len(entries), body["total"],
                              len(entries) - len(pending), len(pending)))
@@ -686,6 +742,7 @@ class Bank(Party):
             with self.db:
                 self.db.executemany("INSERT OR IGNORE INTO in_transit VALUES (?,?,?,?,?)",
                                     pending)
+                self._in_transit_rows = None
         records = []
         with self.db:
             for number, due_end_us, max_dpd, settled_us, reported in self.db.execute(
@@ -768,6 +825,8 @@ class Bank(Party):
         self._cob_running = False
         self._drain_at = None
         self._rates = {}
+        self._latest_effective = {}
+        self._in_transit_rows = None
 
     def recover(self) -> None:
         """Resume unfinished batches, catch up missed business dates, re-arm the outbox."""
