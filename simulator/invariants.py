@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import functools
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 from simulator.journal import Entry, Journal
-from simulator.oracle import Oracle, TrueInstallment
+from simulator.oracle import Oracle, Payment, TrueInstallment
 from simulator.privacy import mask_id_number
 from simulator.scenario import INVARIANTS
 
@@ -50,6 +52,9 @@ class Violation:
         return data
 
 
+Posting = tuple[str, str, int, int, int, datetime]
+
+
 @dataclass
 class Facts:
     """Everything the checks may read, gathered once after the run."""
@@ -58,13 +63,39 @@ class Facts:
     oracle: Oracle
     end: datetime
     recon_max_wait: timedelta
-    #: bank postings: (posting_id, payment_id, amount, applied, refunded, received)
-    postings: list[tuple[str, str, int, int, int, datetime]]
+    #: bank postings: (posting_id, payment_id, amount, applied, refunded, received), in
+    #: payment-id order; any re-iterable (a big run's are read from the bank, never held)
+    postings: Iterable[Posting]
     #: payments the platform still holds for forwarding: payment_id -> amount
     platform_pending: dict[str, int]
-    #: the bureau's records: (subject_id, account, installment, period, status, dpd)
-    bureau_records: list[tuple[str, str, int, str, str, int]]
+    #: the bureau's records: (subject_id, account, installment, period, status, dpd), in
+    #: account and period order; any re-iterable
+    bureau_records: Iterable[tuple[str, str, int, str, str, int]]
     _by_kind: dict[str, list[Entry]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.postings, list):
+            self.postings = sorted(self.postings, key=lambda p: (p[1], p[0]))
+        if isinstance(self.bureau_records, list):
+            self.bureau_records = sorted(self.bureau_records, key=lambda r: (r[1], r[3], r[2]))
+
+    def per_payment(self) -> Iterator[tuple[str, Payment | None, list[Posting]]]:
+        """Every payment id the oracle or the bank knows, in id order, with its postings."""
+        payments = self.oracle.payments
+        groups = groupby(self.postings, key=itemgetter(1))
+        pending = next(groups, None)
+        for payment_id in sorted(payments):
+            while pending is not None and pending[0] < payment_id:
+                yield pending[0], None, list(pending[1])  # posted, but nobody paid it
+                pending = next(groups, None)
+            if pending is not None and pending[0] == payment_id:
+                yield payment_id, payments[payment_id], list(pending[1])
+                pending = next(groups, None)
+            else:
+                yield payment_id, payments[payment_id], []
+        while pending is not None:
+            yield pending[0], None, list(pending[1])
+            pending = next(groups, None)
 
     def entries(self, kind: str) -> list[Entry]:
         if kind not in self._by_kind:
@@ -193,24 +224,18 @@ def no_false_overdue_sms(facts: Facts) -> list[Violation]:
     return list(found.values())
 
 
-Posting = tuple[str, str, int, int, int, datetime]
-
-
-def _postings_by_payment(facts: Facts) -> dict[str, list[Posting]]:
-    by_payment: dict[str, list[Posting]] = defaultdict(list)
-    for posting in facts.postings:
-        by_payment[posting[1]].append(posting)
-    return by_payment
-
-
 def exactly_once_posting(facts: Facts) -> list[Violation]:
     """Every accepted repayment is posted at the bank exactly once, with its amount."""
-    by_payment = _postings_by_payment(facts)
     violations = []
-    for payment in facts.oracle.payments.values():
-        postings = by_payment.get(payment.payment_id, [])
-        refunded = payment.payment_id in facts.oracle.refunds
-        pending = payment.payment_id in facts.platform_pending
+    for payment_id, payment, postings in facts.per_payment():
+        if payment is None:
+            violations.append(Violation(
+                "exactly_once_posting",
+                f"the bank posted {payment_id}, which no borrower paid",
+                evidence=tuple(facts.payment_seqs([payment_id])), cause="phantom posting"))
+            continue
+        refunded = payment_id in facts.oracle.refunds
+        pending = payment_id in facts.platform_pending
         allowed = {0} if refunded else ({0, 1} if pending else {1})
         amounts_ok = all(p[2] == payment.amount for p in postings)
         if len(postings) in allowed and amounts_ok:
@@ -229,52 +254,49 @@ def exactly_once_posting(facts: Facts) -> list[Violation]:
             cause = "wrong amount"
         violations.append(Violation(
             "exactly_once_posting",
-            f"repayment {payment.payment_id} of {payment.amount} captured at "
+            f"repayment {payment_id} of {payment.amount} captured at "
             f"{facts.iso(payment.value_time)} {what}",
             borrower=payment.borrower, subject=facts.subject(payment.borrower),
             instants={"value_time": facts.iso(payment.value_time)},
-            evidence=tuple(facts.payment_seqs([payment.payment_id])), cause=cause,
+            evidence=tuple(facts.payment_seqs([payment_id])), cause=cause,
         ))
-    known = set(facts.oracle.payments)
-    for payment_id in sorted(by_payment):
-        if payment_id not in known:
-            violations.append(Violation(
-                "exactly_once_posting",
-                f"the bank posted {payment_id}, which no borrower paid",
-                evidence=tuple(facts.payment_seqs([payment_id])), cause="phantom posting"))
     return violations
 
 
 def money_conserved(facts: Facts) -> list[Violation]:
     """Borrowers' payments = bank postings + money in transit + refunds, to the minor unit."""
-    accepted = facts.oracle.accepted_total()
-    posted = sum(p[2] for p in facts.postings)
-    by_payment = _postings_by_payment(facts)
-    in_transit = sum(amount for payment_id, amount in facts.platform_pending.items()
-                     if not by_payment.get(payment_id))
+    accepted = posted = in_transit = 0
     refunds = sum(facts.oracle.refunds.values())
-    if accepted == posted + in_transit + refunds:
+    off: list[tuple[Payment, int]] = []  # payments not accounted for exactly
+    for payment_id, payment, postings in facts.per_payment():
+        amount_posted = sum(p[2] for p in postings)
+        posted += amount_posted
+        if payment is None:
+            continue
+        accepted += payment.amount
+        accounted = amount_posted + facts.oracle.refunds.get(payment_id, 0)
+        if not postings and payment_id in facts.platform_pending:
+            in_transit += payment.amount
+            accounted += payment.amount
+        if accounted != payment.amount:
+            off.append((payment, accounted))
+    if accepted == posted + in_transit + refunds and not off:
         return []
     gap = accepted - (posted + in_transit + refunds)
-    violations = []
     header = (f"borrowers paid {accepted}; the bank posted {posted}, {in_transit} is in "
               f"transit and {refunds} was refunded: {abs(gap)} "
               f"{'missing' if gap > 0 else 'too much'}")
-    for payment in facts.oracle.payments.values():
-        postings = by_payment.get(payment.payment_id, [])
-        pending = payment.payment_id in facts.platform_pending
-        accounted = sum(p[2] for p in postings) + facts.oracle.refunds.get(payment.payment_id, 0)
-        if not postings and pending:
-            accounted += payment.amount
-        if accounted != payment.amount:
-            violations.append(Violation(
-                "money_conserved",
-                f"{header}; repayment {payment.payment_id} of {payment.amount} is accounted "
-                f"for as {accounted}",
-                borrower=payment.borrower, subject=facts.subject(payment.borrower),
-                instants={"value_time": facts.iso(payment.value_time)},
-                evidence=tuple(facts.payment_seqs([payment.payment_id])),
-                cause="repeated posting" if accounted > payment.amount else "lost repayment"))
+    violations = [
+        Violation(
+            "money_conserved",
+            f"{header}; repayment {payment.payment_id} of {payment.amount} is accounted "
+            f"for as {accounted}",
+            borrower=payment.borrower, subject=facts.subject(payment.borrower),
+            instants={"value_time": facts.iso(payment.value_time)},
+            evidence=tuple(facts.payment_seqs([payment.payment_id])),
+            cause="repeated posting" if accounted > payment.amount else "lost repayment")
+        for payment, accounted in off
+    ]
     return violations or [Violation("money_conserved", header)]
 
 
@@ -395,12 +417,12 @@ def false_reports_corrected(facts: Facts) -> list[Violation]:
 def bureau_matches_truth(facts: Facts) -> list[Violation]:
     """At the end of the run every settled period the bureau holds matches the oracle."""
     oracle = facts.oracle
-    held: dict[tuple[str, str], str] = {}
-    for _subject, account, _number, period, status, _dpd in facts.bureau_records:
-        key = (account, period)
-        held[key] = "overdue" if status == "overdue" or held.get(key) == "overdue" else "current"
+    statuses = (
+        (key, "overdue" if any(r[4] == "overdue" for r in rows) else "current")
+        for key, rows in groupby(facts.bureau_records, key=lambda r: (r[1], r[3]))
+    )
     violations = []
-    for (account, period), status in sorted(held.items()):
+    for (account, period), status in statuses:
         borrower = facts.borrower_of(account)
         if borrower is None:
             continue

@@ -41,7 +41,7 @@ from simulator.amortization import round_minor, schedule
 from simulator.calendars import add_months, local_midnight, period_of
 from simulator.clock import UTC
 from simulator.links import Body, Response
-from simulator.parties.base import Env, Operation, Party, Problem
+from simulator.parties.base import Env, Operation, Party, Problem, Rows
 from simulator.scenario import BankPolicy
 
 __all__ = ["Bank"]
@@ -78,7 +78,7 @@ CREATE TABLE postings (
     refunded INTEGER NOT NULL, value_us INTEGER NOT NULL, effective_us INTEGER NOT NULL,
     received_us INTEGER NOT NULL, allocation TEXT NOT NULL
 );
-CREATE INDEX postings_payment ON postings (payment_id);
+CREATE INDEX postings_payment ON postings (payment_id, posting_id);
 CREATE INDEX postings_key ON postings (idempotency_key);
 CREATE INDEX postings_loan ON postings (loan_id, effective_us);
 CREATE TABLE reconciliation_files (
@@ -855,8 +855,10 @@ class Bank(Party):
             self._schedule_drain(self.now)
 
     # -- final state, for invariants -----------------------------------------------------
-    def postings_at_end(self) -> list[tuple[str, str, int, int, int, datetime]]:
-        """Every posting: (posting_id, payment_id, amount, applied, refunded, received)."""
-        return [(*row[:5], from_us(row[5])) for row in self.disk.execute(
-            "SELECT posting_id, payment_id, amount, applied, refunded, received_us FROM postings"
-            " ORDER BY posting_id")]
+    def postings_at_end(self) -> Rows:
+        """Every posting, (posting_id, payment_id, amount, applied, refunded, received),
+        in payment-id order, read from disk as it is iterated."""
+        return Rows(self.disk,
+                    "SELECT posting_id, payment_id, amount, applied, refunded, received_us"
+                    " FROM postings ORDER BY payment_id, posting_id",
+                    lambda row: (*row[:5], from_us(row[5])))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,7 +24,7 @@ from simulator.journal import Journal
 from simulator.links import Body, Link, Response
 from simulator.rng import Streams
 
-__all__ = ["Env", "Party", "Problem", "problem"]
+__all__ = ["Env", "Party", "Problem", "Rows", "problem"]
 
 _store_numbers = itertools.count(1)
 
@@ -65,6 +65,22 @@ class Env:
 
     def link(self, name: str) -> Link:
         return self.links[name]
+
+
+class Rows:
+    """A re-iterable view of a query on a party's disk: read at each iteration, never held,
+    so the checks can walk millions of rows in constant memory."""
+
+    def __init__(self, db: sqlite3.Connection, query: str,
+                 convert: Callable[[tuple[Any, ...]], Any] | None = None) -> None:
+        self._db = db
+        self._query = query
+        self._convert = convert
+
+    def __iter__(self) -> Iterator[Any]:
+        convert = self._convert
+        for row in self._db.execute(self._query):
+            yield convert(row) if convert is not None else row
 
 
 class Problem(Exception):

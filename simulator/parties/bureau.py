@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 from simulator.clock import UTC
 from simulator.links import Body, Response
-from simulator.parties.base import Operation, Party, Problem
+from simulator.parties.base import Operation, Party, Problem, Rows
 
 __all__ = ["PERMITTED_PURPOSES", "Bureau"]
 
@@ -249,7 +249,9 @@ class Bureau(Party):
             return "none"
         return "overdue" if row[0] else "current"
 
-    def all_records(self) -> list[tuple[str, str, int, str, str, int]]:
-        return self.disk.execute(
-            "SELECT subject_id, account, installment, period, status, days_past_due FROM records"
-            " ORDER BY account, installment").fetchall()
+    def all_records(self) -> Rows:
+        """Every record, (subject_id, account, installment, period, status, dpd), in account
+        and period order, read from disk as it is iterated."""
+        return Rows(self.disk,
+                    "SELECT subject_id, account, installment, period, status, days_past_due"
+                    " FROM records ORDER BY account, period, installment")

@@ -53,7 +53,7 @@ def test_ordinary_report_never_downgrades_a_delinquency(make_world: MakeWorld) -
     answer = submit(world, record("current"))
     assert (answer["applied"], answer["ignored"]) == (0, 1)
     assert status_of(world) == "overdue"
-    assert world.bureau.all_records() == [(SUBJECT, "L-1", 1, "2026-02", "overdue", 3)]
+    assert list(world.bureau.all_records()) == [(SUBJECT, "L-1", 1, "2026-02", "overdue", 3)]
 
 
 @pytest.mark.parametrize(
