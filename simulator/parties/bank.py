@@ -318,8 +318,13 @@ class Bank(Party):
                 "SELECT posting_id FROM postings WHERE idempotency_key = ? ORDER BY posting_id"
                 " LIMIT 1", (key,)).fetchone()
             if first is not None:
-                self.journal("replayed", payment_id=body.get("payment_id"), key=key)
-                return Response(201, self._posting_body(first[0]))
+                original = self._posting_body(first[0])
+                if (original["payment_id"], original["amount"]) != (
+                        body.get("payment_id"), body.get("amount")):
+                    raise Problem(422, "Idempotency-Key reused",
+                                  "this Idempotency-Key was used for a different repayment")
+                self.journal("replayed", payment_id=original["payment_id"], key=key)
+                return Response(201, original)
         if self._cob_running:
             raise Problem(409, "Day-end batch running", "retry after the batch",
                           retry_after=int(_ACT_DELAY.total_seconds()))
