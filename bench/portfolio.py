@@ -24,7 +24,8 @@ import resource
 import sqlite3
 import sys
 import time
-from datetime import date, datetime, time as clock_time, timedelta
+from datetime import date, datetime, timedelta
+from datetime import time as clock_time
 from decimal import Decimal
 
 from simulator.borrowers import generate_borrowers
