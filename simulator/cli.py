@@ -73,6 +73,9 @@ def run(
         "--html", help="Write an HTML report here.", show_default=False)] = None,
     quiet: Annotated[bool, typer.Option(
         "--quiet", "-q", help="Print only failures and the closing count.")] = False,
+    strict_contracts: Annotated[bool, typer.Option(
+        "--strict-contracts", help="Check every request and response between parties against "
+                                   "contracts/; a violation fails the scenario.")] = False,
 ) -> None:
     """Run scenarios and check every invariant; exit 0 if all pass, 1 if any fails."""
     try:
@@ -88,7 +91,7 @@ def run(
     results: list[ScenarioResult] = []
     try:
         for scenario in scenarios:
-            results.append(run_scenario(scenario, defects))
+            results.append(run_scenario(scenario, defects, strict_contracts=strict_contracts))
     except LendsimError as error:
         raise _fail_input(error) from None
     print_summary(results, _console, table_too=not quiet)
@@ -131,6 +134,105 @@ def defects(
     result = defect_matrix(files, chosen, jobs=jobs or None)
     print_matrix(result, _console)
     raise typer.Exit(0 if result.complete else 1)
+
+
+_LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+@app.command()
+def serve(
+    scenario: Annotated[Path | None, typer.Argument(
+        help="A scenario file for the world (default: an empty world).",
+        show_default=False)] = None,
+    host: Annotated[str, typer.Option(
+        "--host", help="Address to listen on (loopback unless you mean otherwise).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port.")] = 8765,
+    jurisdiction: Annotated[str, typer.Option(
+        "--jurisdiction", help="Of an empty world: CN or US.")] = "CN",
+    start: Annotated[str | None, typer.Option(
+        "--start", help="Of an empty world: its first instant (local time unless an offset "
+                        "is given; default 2026-01-01T09:00).", show_default=False)] = None,
+    defect: Annotated[list[str] | None, typer.Option(
+        "--defect", help="Plant this defect in the world (repeatable).",
+        show_default=False)] = None,
+    keys: Annotated[Path | None, typer.Option(
+        "--keys", help='Partner keys, a JSON file {"key id": "secret"} (default: the test '
+                       "keyring).", show_default=False)] = None,
+) -> None:
+    """Serve a world over HTTP: the sandbox at /, each party under /<party> (signed requests)."""
+    import uvicorn
+
+    from simulator.sandbox import Sandbox
+    from simulator.signing import Keyring
+
+    try:
+        chosen = validate_defects(defect or ())
+        keyring = Keyring.from_file(keys) if keys is not None else Keyring.for_testing()
+        sandbox = Sandbox(load_scenario(scenario) if scenario is not None else None,
+                          jurisdiction=jurisdiction, start=start, defects=chosen,
+                          keyring=keyring)
+    except LendsimError as error:
+        raise _fail_input(error) from None
+    if host not in _LOOPBACK:
+        _errors.print(f"warning: serving on {host}: anyone who reaches it can move the clock "
+                      "and read the world", markup=False)
+    _console.print(f"lendsim sandbox on http://{host}:{port}/ — signing keys: "
+                   f"{', '.join(keyring.key_ids)}", markup=False)
+    try:
+        uvicorn.run(sandbox.app, host=host, port=port, log_level="info")
+    finally:
+        sandbox.close()
+
+
+contracts_app = typer.Typer(help="Contract tests of the HTTP faces.", no_args_is_help=True)
+app.add_typer(contracts_app, name="contracts")
+
+
+@contracts_app.command("test")
+def contracts_test(
+    party: Annotated[list[str] | None, typer.Option(
+        "--party", help="bank, platform, bureau, sms or sandbox (repeatable; default: all).",
+        show_default=False)] = None,
+    url: Annotated[str | None, typer.Option(
+        "--url", help="A live server laid out like `lendsim serve` (default: in process).",
+        show_default=False)] = None,
+    junit_file: Annotated[Path | None, typer.Option(
+        "--junit", help="Write a JUnit XML report here.", show_default=False)] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the generated requests.")] = 0,
+    max_examples: Annotated[int, typer.Option(
+        "--max-examples", help="Generated requests per operation and phase.")] = 10,
+    defect: Annotated[list[str] | None, typer.Option(
+        "--defect", help="In process: plant this defect in the world (repeatable).",
+        show_default=False)] = None,
+    keys: Annotated[Path | None, typer.Option(
+        "--keys", help='Sign with keys from this JSON file {"key id": "secret"} (default: '
+                       "the test keyring).", show_default=False)] = None,
+    key_id: Annotated[str, typer.Option("--key-id", help="The key to sign with.")] = "partner",
+) -> None:
+    """Check each HTTP face against its contract; exit 0 if all conform, 1 if not, 2 bad input.
+
+    Schemathesis (examples, boundary values, random, stateful) plus lendsim's own checks.
+
+    Requests are signed with a partner key; the report shows each reproduction unsigned."""
+    from simulator.contract_suite import PARTIES, run_contract_suite
+    from simulator.signing import Keyring
+
+    try:
+        chosen = validate_defects(defect or ())
+        if url is not None and chosen:
+            raise LendsimError("--defect plants defects in lendsim's own world; "
+                               "it cannot go with --url")
+        keyring = Keyring.from_file(keys) if keys is not None else Keyring.for_testing()
+        report = run_contract_suite(tuple(party or PARTIES), url=url, seed=seed,
+                                    max_examples=max_examples, keyring=keyring,
+                                    key_id=key_id, defects=chosen)
+    except LendsimError as error:
+        raise _fail_input(error) from None
+    _console.print(report.text(), markup=False, soft_wrap=True)
+    if junit_file is not None:
+        write_report(junit_file, report.junit())
+    raise typer.Exit(0 if report.passed else 1)
 
 
 def main() -> None:

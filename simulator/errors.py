@@ -64,4 +64,22 @@ class UnknownInvariantError(LendsimError):
 
 
 class ContractError(LendsimError):
-    """A payload crossing a link or an HTTP face does not conform to its contract."""
+    """A payload crossing a link or an HTTP face does not conform to its contract.
+
+    ``party`` and ``operation`` name the operation (an ``operationId``),
+    ``where`` the part of the exchange (``request``, ``response 201``,
+    ``header Idempotency-Key``) and ``path`` the JSON path of the offending
+    field (``$.messages[0].phone``); the message says what was expected and
+    never shows personal data.
+    """
+
+    def __init__(
+        self, message: str, *, party: str | None = None, operation: str | None = None,
+        where: str | None = None, path: str | None = None,
+    ) -> None:
+        self.message = message
+        self.party = party
+        self.operation = operation
+        self.where = where
+        self.path = path
+        super().__init__(message)

@@ -15,6 +15,11 @@ delay (by)             the request, ``by`` later               timeout: unknown
 duplicate              the request, then a copy 1 s later      the first response
 crash (of the target)  nothing while it is down                refused
 =====================  ======================================  ====================
+
+Under ``--strict-contracts`` a link holds a :class:`Conformance` check in
+``validate``: it sees every request before it leaves and every response the
+target answers (also ones the caller never sees: a lost response, a late or
+duplicated copy). Without one, a call pays nothing for it.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from typing import Any, Protocol
 from simulator.clock import Scheduler
 from simulator.journal import Journal
 
-__all__ = ["ActiveFault", "Link", "Outcome", "Reply", "Response", "Target"]
+__all__ = ["ActiveFault", "Conformance", "Link", "Outcome", "Reply", "Response", "Target"]
 
 Body = dict[str, Any]
 
@@ -78,6 +83,14 @@ class Target(Protocol):
     def handle(self, operation: str, body: Body, headers: Mapping[str, str]) -> Response: ...
 
 
+class Conformance(Protocol):
+    """Checks what crosses a link against the contract of the party at its far end."""
+
+    def request(self, operation: str, body: Body, headers: Mapping[str, str]) -> None: ...
+
+    def response(self, operation: str, status: int, body: Body) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class ActiveFault:
     """A fault on a link during ``[start, end)``."""
@@ -117,8 +130,8 @@ class Link:
         self._faults: list[ActiveFault] = []
         # the answer of active_fault() stays valid until the clock leaves [from, until)
         self._cached: tuple[datetime, datetime, ActiveFault | None] | None = None
-        #: optional hook that checks a body against the contract (``--strict-contracts``)
-        self.validate: Callable[[str, str, Body], None] | None = None
+        #: checks each request and response against the contract (``--strict-contracts``)
+        self.validate: Conformance | None = None
 
     def add_fault(self, fault: ActiveFault) -> None:
         self._faults.append(fault)
@@ -157,7 +170,7 @@ class Link:
         """Carry one request; ``ref`` (a payment id, a file date) goes into the journal."""
         headers = headers or {}
         if self.validate is not None:
-            self.validate(self.name, operation, body)
+            self.validate.request(operation, body, headers)
         now = self._scheduler.clock.now
         fault = self.active_fault(now) if self._faults else None
         journal = self._journal
@@ -167,6 +180,8 @@ class Link:
             return Reply(Outcome.REFUSED)
         if fault is None:
             response = self.target.handle(operation, body, headers)
+            if self.validate is not None:
+                self.validate.response(operation, response.status, response.body)
             journal.append("link.call", self.name, op=operation, ref=ref, outcome="delivered",
                            status=response.status)
             return Reply(Outcome.DELIVERED, response)
@@ -179,13 +194,14 @@ class Link:
             if fault.rate >= 1 or self._draw() < float(fault.rate):
                 journal.append("link.call", self.name, op=operation, ref=ref, outcome="error",
                                status=fault.status)
-                return Reply(Outcome.ERROR, Response(fault.status, {"title": "injected error"}))
-            response = self.target.handle(operation, body, headers)
+                return Reply(Outcome.ERROR, Response(fault.status, {
+                    "type": "about:blank", "title": "injected error", "status": fault.status}))
+            response = self._handle(operation, body, headers)
             journal.append("link.call", self.name, op=operation, ref=ref, outcome="delivered",
                            status=response.status)
             return Reply(Outcome.DELIVERED, response)
         if kind == "timeout_after_commit":
-            response = self.target.handle(operation, body, headers)
+            response = self._handle(operation, body, headers)
             journal.append("link.call", self.name, op=operation, ref=ref, outcome="timeout",
                            status=response.status, why="response lost")
             return Reply(Outcome.TIMEOUT)
@@ -198,7 +214,7 @@ class Link:
                                dict(headers), ref)
             return Reply(Outcome.TIMEOUT)
         # duplicate
-        response = self.target.handle(operation, body, headers)
+        response = self._handle(operation, body, headers)
         journal.append("link.call", self.name, op=operation, ref=ref, outcome="delivered",
                        status=response.status, why="duplicated")
         self._scheduler.at(now + _DUPLICATE_GAP, self._late_delivery, operation, dict(body),
@@ -213,6 +229,13 @@ class Link:
             self._journal.append("link.late", self.name, op=operation, ref=ref,
                                  outcome="lost", why=f"{self.target.name} is down")
             return
-        response = self.target.handle(operation, body, headers)
+        response = self._handle(operation, body, headers)
         self._journal.append("link.late", self.name, op=operation, ref=ref,
                              outcome="delivered", status=response.status)
+
+    def _handle(self, operation: str, body: Body, headers: Mapping[str, str]) -> Response:
+        """The target answers; under strict contracts the answer is checked too."""
+        response = self.target.handle(operation, body, headers)
+        if self.validate is not None:
+            self.validate.response(operation, response.status, response.body)
+        return response

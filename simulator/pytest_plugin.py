@@ -3,7 +3,8 @@
 ``pytest scenarios/`` runs the library; a failure shows why the scenario
 failed and the journal entries that prove it, so CI gets JUnit XML through
 ``--junitxml`` for free. ``--lendsim-defect NAME`` plants a defect in every
-scenario, like ``lendsim run --defect``.
+scenario, like ``lendsim run --defect``; ``--lendsim-strict-contracts`` checks
+every payload against its contract, like ``lendsim run --strict-contracts``.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("lendsim")
     group.addoption("--lendsim-defect", action="append", default=[], metavar="NAME",
                     help="plant this defect in every scenario run (repeatable)")
+    group.addoption("--lendsim-strict-contracts", action="store_true", default=False,
+                    help="check every payload between parties against contracts/")
 
 
 def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> pytest.Collector | None:
@@ -65,7 +68,8 @@ class ScenarioItem(pytest.Item):
             defects = validate_defects(self.config.getoption("--lendsim-defect"),
                                        where="--lendsim-defect")
             scenario = load_scenario(self.path)
-            result = run_scenario(scenario, defects)
+            result = run_scenario(scenario, defects, strict_contracts=self.config.getoption(
+                "--lendsim-strict-contracts"))
         except LendsimError as error:
             raise ScenarioFailure(redact(str(error))) from None
         self.user_properties.append(("digest", result.digest))

@@ -45,6 +45,8 @@ def json_report(results: Sequence[ScenarioResult]) -> dict[str, Any]:
 def failure_text(result: ScenarioResult, *, per_invariant: int = 3) -> str:
     """Why a scenario failed: each reason, then a few violations with their journal entries."""
     lines = []
+    if result.error:
+        lines.append(redact(f"contract violated: {result.error}"))
     for name in result.unexpected:
         found = result.violations[name]
         lines.append(f"{name} violated {len(found)} time(s)")
@@ -147,6 +149,8 @@ def _print_table(results: Sequence[ScenarioResult], console: Console) -> None:
         violated = ", ".join(
             name if name in result.scenario.expect.violations else f"[bold red]{name}[/]"
             for name in result.violated) or "—"
+        if result.error:
+            violated = "[bold red]contract[/]"
         table.add_row(result.id, "[green]pass[/]" if result.passed else "[bold red]FAIL[/]",
                       violated, str(result.events), result.digest[:12])
     console.print(table)

@@ -2,7 +2,9 @@
 
 A scenario **passes** when the listed invariants hold except exactly those in
 ``expect.violations`` (which must be violated), and every bureau expectation —
-at a ``check`` step or at the end — holds.
+at a ``check`` step or at the end — holds. Under ``strict_contracts`` a payload
+that breaks its contract stops the run, and the scenario fails with the
+violation as its ``error``.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ class ScenarioResult:
     violations: dict[str, list[Violation]]
     checks: list[CheckResult]
     evidence: dict[int, str] = field(default_factory=dict)
+    #: why the run stopped early (a contract violation under strict contracts)
+    error: str | None = None
 
     @property
     def id(self) -> str:
@@ -57,11 +61,13 @@ class ScenarioResult:
 
     @property
     def passed(self) -> bool:
-        return not (self.unexpected or self.missing or self.failed_checks)
+        return not (self.error or self.unexpected or self.missing or self.failed_checks)
 
     def reasons(self) -> list[str]:
         """Why it failed, one line each, most important first."""
         lines = []
+        if self.error:
+            lines.append(f"contract violated: {self.error}")
         for name in self.unexpected:
             found = self.violations[name]
             lines.append(f"{name} violated {len(found)} time(s), first: {found[0].message}")
@@ -80,6 +86,7 @@ class ScenarioResult:
             "scenario": self.id,
             "file": str(file) if isinstance(file, Path) else file,
             "passed": self.passed,
+            "error": self.error,
             "defects": list(self.defects),
             "violations": [
                 {**v.as_dict(), "expected": name in self.scenario.expect.violations,
@@ -99,13 +106,16 @@ class ScenarioResult:
         }
 
 
-def run_scenario(scenario: Scenario, defects: tuple[str, ...] = ()) -> ScenarioResult:
-    """Build a world for ``scenario`` (with ``defects`` planted too) and run it."""
+def run_scenario(scenario: Scenario, defects: tuple[str, ...] = (), *,
+                 strict_contracts: bool = False) -> ScenarioResult:
+    """Build a world for ``scenario`` (with ``defects`` planted too) and run it; with
+    ``strict_contracts`` every payload is checked against its contract."""
     began = time.perf_counter()
-    world = World(scenario, defects)
+    world = World(scenario, defects, strict_contracts=strict_contracts)
     outcome = world.run(scenario.expect.invariants)
     return ScenarioResult(
         scenario=scenario, defects=tuple(sorted(world.defects)), digest=outcome.digest,
         events=outcome.events, seconds=time.perf_counter() - began,
         violations=outcome.violations, checks=outcome.checks, evidence=outcome.evidence,
+        error=outcome.error,
     )

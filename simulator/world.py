@@ -4,6 +4,12 @@ It wires the parties together through links, books the scenario's loans,
 plays the borrowers' behaviours and the scripted steps on virtual time, and
 at the end gathers the facts the invariants need. Everything that varies —
 time, random draws, ids, ordering — derives from the scenario's seed.
+
+With ``strict_contracts`` every payload is checked against ``contracts/``:
+each request and response crossing a link, and the calls the world makes
+itself (opening and booking loans, a payment at the bank's counter, a
+dispute at the bureau). A violation stops the run, which fails with the
+:class:`~simulator.errors.ContractError`'s message.
 """
 
 from __future__ import annotations
@@ -16,10 +22,12 @@ from typing import Any
 
 from simulator.calendars import jurisdiction as jurisdiction_of
 from simulator.clock import Clock, Scheduler
+from simulator.contracts import Contracts, load_contracts
 from simulator.defects import validate_defects
+from simulator.errors import ContractError
 from simulator.invariants import Facts, Violation, check_all
 from simulator.journal import Journal
-from simulator.links import ActiveFault, Link
+from simulator.links import ActiveFault, Body, Link, Response
 from simulator.oracle import Oracle
 from simulator.parties.bank import Bank
 from simulator.parties.base import Env, Funds, Party
@@ -80,12 +88,15 @@ class WorldOutcome:
     violations: dict[str, list[Violation]]
     checks: list[CheckResult]
     evidence: dict[int, str] = field(default_factory=dict)
+    #: why the run stopped early (a contract violation); the invariants were not checked
+    error: str | None = None
 
 
 class World:
     """Build with a scenario (and extra defects), then :meth:`run`."""
 
-    def __init__(self, scenario: Scenario, defects: tuple[str, ...] = ()) -> None:
+    def __init__(self, scenario: Scenario, defects: tuple[str, ...] = (), *,
+                 strict_contracts: bool = False) -> None:
         self.scenario = scenario
         self.defects = frozenset(validate_defects(
             (*scenario.defects, *defects), where=str(scenario.file or scenario.id)))
@@ -113,6 +124,10 @@ class World:
         for name, target in LINK_TARGETS.items():
             self.links[name] = Link(name, self.parties[target], self.scheduler, self.journal,
                                     self.streams.get(f"link:{name}").random)
+        self.contracts: Contracts | None = load_contracts() if strict_contracts else None
+        if self.contracts is not None:
+            for name, link in self.links.items():
+                link.validate = self.contracts.guard(LINK_TARGETS[name], link=name)
         self._borrowers = {b.id: b for b in scenario.borrowers}
 
     # -- the payment network reports to the oracle ----------------------------------------
@@ -123,19 +138,42 @@ class World:
     def _refunded(self, payment_id: str, amount: int, at: datetime) -> None:
         self.oracle.refund(payment_id, amount, at)
 
+    # -- calls that cross no link ------------------------------------------------------------
+    def _serve(self, party: Party, operation: str, body: Body) -> Response:
+        """A borrower at a party's own desk (the bank's counter, the bureau): no link, but
+        under strict contracts the same checks as on a link."""
+        contracts = self.contracts
+        if contracts is not None:
+            contracts.validate_request(party.name, operation, body, {})
+        response = party.handle(operation, body, {})
+        if contracts is not None:
+            contracts.validate_response(party.name, operation, response.status, response.body)
+        return response
+
     # -- setting up ------------------------------------------------------------------------
     def _open_books(self) -> None:
+        """Open each loan in the app and book it at the bank (in bulk: the bank would take
+        each as a ``book_loan`` body)."""
         loans = []
+        contracts = self.contracts
         for borrower in self.scenario.borrowers:
             terms = borrower.loan
             loan_id = Oracle.loan_id(borrower.id)
-            loans.append({
+            disbursed = terms.disbursed.isoformat()
+            loan = {
                 "loan_id": loan_id, "borrower": borrower.id, "subject_id": borrower.id_number,
                 "name": borrower.name, "phone": borrower.phone, "principal": terms.principal,
                 "annual_rate": str(terms.annual_rate), "months": terms.months,
-                "method": terms.method, "disbursed": terms.disbursed.isoformat(),
+                "method": terms.method, "disbursed": disbursed,
+            }
+            if contracts is not None:
+                contracts.validate_request("bank", "book_loan", loan, {})
+            loans.append(loan)
+            # the app keeps only what it needs: no ID number, name or rate
+            self._serve(self.platform, "open_loan", {
+                "loan_id": loan_id, "borrower": borrower.id, "phone": borrower.phone,
+                "principal": terms.principal, "months": terms.months, "disbursed": disbursed,
             })
-            self.platform.op_open_loan(loans[-1], {})
         self.bank.book(loans)
 
     def _install_fault(self, fault: Fault) -> None:
@@ -197,7 +235,7 @@ class World:
         body = {"loan_id": loan_id, "amount": amount}
         if step.via == "bank":
             if self.bank.up:
-                self.bank.handle("pay_at_counter", body, {})
+                self._serve(self.bank, "pay_at_counter", body)
             else:
                 self.journal.append("borrower.refused", "borrower", borrower=step.borrower,
                                     why="bank is down")
@@ -211,7 +249,7 @@ class World:
         self.journal.append("borrower.dispute", "borrower", borrower=step.borrower,
                             period=step.period)
         if self.bureau.up:
-            self.bureau.handle("open_dispute", body, {})
+            self._serve(self.bureau, "open_dispute", body)
         else:
             self.journal.append("borrower.refused", "borrower", borrower=step.borrower,
                                 why="bureau is down")
@@ -251,10 +289,17 @@ class World:
         self._schedule_behaviours()
 
     def run(self, invariants: tuple[str, ...] = INVARIANTS) -> WorldOutcome:
-        """Start, run to ``until``, check the invariants; the parties are closed afterwards."""
+        """Start, run to ``until``, check the invariants; the parties are closed afterwards.
+
+        A contract violation (under ``strict_contracts``) stops the run: the outcome
+        carries its message as ``error`` and no invariant is checked.
+        """
         scenario = self.scenario
-        self.start()
-        self.scheduler.run_until(scenario.until)
+        try:
+            self.start()
+            self.scheduler.run_until(scenario.until)
+        except ContractError as violation:
+            return self._stopped(violation)
         for expectation in scenario.expect.bureau:
             self._check(Check((expectation,)), expectation.line)
         self.journal.append("world.ended", "world", events=self.scheduler.executed)
@@ -272,6 +317,17 @@ class World:
         }
         outcome = WorldOutcome(self.journal.digest(), len(self.journal), violations,
                                list(self.checks), evidence)
+        for party in self.parties.values():
+            party.close()
+        return outcome
+
+    def _stopped(self, violation: ContractError) -> WorldOutcome:
+        """The outcome of a run a contract violation stopped."""
+        self.journal.append("contract.violated", "world", party=violation.party,
+                            operation=violation.operation, where=violation.where,
+                            path=violation.path)
+        outcome = WorldOutcome(self.journal.digest(), len(self.journal), {}, list(self.checks),
+                               error=violation.message)
         for party in self.parties.values():
             party.close()
         return outcome

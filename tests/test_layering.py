@@ -16,6 +16,7 @@ MODEL = {"scenario", "defects"}
 ALLOWED: dict[str, set[str]] = {
     **{name: FOUNDATIONS for name in FOUNDATIONS},
     **{name: FOUNDATIONS | MODEL for name in MODEL},
+    "contracts": FOUNDATIONS,
     "journal": {"clock"},
     "links": {"clock", "journal"},
     "parties": FOUNDATIONS | MODEL | {"journal", "links", "parties"},

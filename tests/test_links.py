@@ -159,6 +159,14 @@ def test_error_at_rate_one_fails_every_call(make_wire: Callable[..., Wire]) -> N
     assert wire.calls()[0] == {"op": "repay", "ref": "p0", "outcome": "error", "status": 502}
 
 
+def test_injected_error_is_a_problem_document(make_wire: Callable[..., Wire]) -> None:
+    """An injected error answers an RFC 9457 problem document carrying its status."""
+    wire = make_wire(fault("error", status=502))
+    reply = call(wire)
+    assert reply.response == Response(502, {"type": "about:blank", "title": "injected error",
+                                            "status": 502})
+
+
 def test_error_at_rate_one_draws_nothing(make_wire: Callable[..., Wire]) -> None:
     """A certain error does not consume a random draw."""
     drawn: list[float] = []
@@ -368,20 +376,59 @@ def test_every_call_is_journaled_with_its_outcome(make_wire: Callable[..., Wire]
     ]
 
 
-def test_validate_hook_sees_every_call_first(make_wire: Callable[..., Wire]) -> None:
-    """The contract hook sees the link, operation and body, and can stop a call before it leaves."""
-    wire = make_wire()
-    seen: list[tuple[str, str, dict[str, Any]]] = []
+@dataclass
+class Checker:
+    """A conformance check that records what it sees and refuses bodies without a payment."""
 
-    def validate(link: str, operation: str, body: dict[str, Any]) -> None:
-        seen.append((link, operation, body))
+    seen: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def request(self, operation: str, body: dict[str, Any], headers: Mapping[str, str]) -> None:
+        self.seen.append(("request", operation, body, dict(headers)))
         if "payment" not in body:
             raise ValueError("payment missing")
 
-    wire.link.validate = validate
+    def response(self, operation: str, status: int, body: dict[str, Any]) -> None:
+        self.seen.append(("response", operation, status, body))
+
+
+def test_validate_hook_sees_every_call_first(make_wire: Callable[..., Wire]) -> None:
+    """The contract hook sees the operation, body and headers, and can stop a call before it
+    leaves."""
+    wire = make_wire()
+    checker = Checker()
+    wire.link.validate = checker
     call(wire)
     with pytest.raises(ValueError, match="payment missing"):
         wire.link.call("repay", {})
-    assert seen == [("platform->bank", "repay", {"payment": "p1"}), ("platform->bank", "repay", {})]
+    assert checker.seen == [
+        ("request", "repay", {"payment": "p1"}, {"Idempotency-Key": "p1"}),
+        ("response", "repay", 200, {"received": 1}),
+        ("request", "repay", {}, {}),
+    ]
     assert len(wire.target.calls) == 1
     assert len(wire.calls()) == 1
+
+
+@pytest.mark.parametrize(
+    ("kind", "extra", "answers"),
+    [
+        pytest.param("timeout_after_commit", {}, 1, id="lost-response"),
+        pytest.param("delay", {"by": HOUR}, 1, id="late-copy"),
+        pytest.param("duplicate", {}, 2, id="duplicate"),
+        pytest.param("outage", {}, 0, id="outage"),
+        pytest.param("error", {"status": 503}, 0, id="injected-error"),
+    ],
+)
+def test_validate_hook_sees_every_answer_the_target_gives(
+    make_wire: Callable[..., Wire], kind: str, extra: dict[str, Any], answers: int
+) -> None:
+    """Every answer the target really gives is checked, also ones the caller never sees;
+    a refusal or an injected error is no answer of the target's."""
+    wire = make_wire(fault(kind, **extra))
+    checker = Checker()
+    wire.link.validate = checker
+    call(wire)
+    wire.scheduler.run_until(START + 2 * HOUR)
+    responses = [seen for seen in checker.seen if seen[0] == "response"]
+    assert len(responses) == answers == len(wire.target.calls)
+    assert [seen[0] for seen in checker.seen][:1] == ["request"]

@@ -155,3 +155,42 @@ def test_digest_is_recorded_as_user_property(library: pytest.Pytester) -> None:
     run(library, f"--junitxml={junit}")
     text = junit.read_text(encoding="utf-8")
     assert text.count('<property name="digest" value="') == 2
+
+
+#: A conftest that makes the bank answer a field its contract lacks, for each test call only.
+LEAKY_BANK = """\
+import pytest
+from simulator.links import Response
+from simulator.parties.bank import Bank
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    original = Bank.op_post_repayment
+
+    def leaky(self, body, headers):
+        response = original(self, body, headers)
+        if not response.ok:
+            return response
+        return Response(response.status, {**response.body, "internal_note": "x"})
+
+    Bank.op_post_repayment = leaky
+    try:
+        return (yield)
+    finally:
+        Bank.op_post_repayment = original
+"""
+
+
+def test_strict_contracts_option_fails_a_scenario_that_breaks_a_contract(
+        library: pytest.Pytester) -> None:
+    """``--lendsim-strict-contracts`` fails a scenario whose payloads break a contract and
+    names the field; without it the same scenario passes."""
+    library.makeconftest(LEAKY_BANK)
+    run(library).assert_outcomes(passed=1, failed=1)
+    result = run(library, "--lendsim-strict-contracts")
+    result.assert_outcomes(passed=0, failed=2)
+    result.stdout.fnmatch_lines(["*scenario passing failed:*",
+                                 "contract violated: on link platform->bank: bank.post_repayment "
+                                 "response 201: $.internal_note: unexpected field*"])
+    assert "Traceback" not in result.stdout.str()
