@@ -138,6 +138,14 @@ class Link:
         self._faults.sort(key=lambda f: (_PRECEDENCE.index(f.kind), f.start))
         self._cached = None
 
+    def remove_fault(self, fault: ActiveFault) -> bool:
+        """Take a fault off the link (a sandbox user removing it); False if it was not on."""
+        if fault not in self._faults:
+            return False
+        self._faults.remove(fault)
+        self._cached = None
+        return True
+
     def active_fault(self, now: datetime) -> ActiveFault | None:
         """The fault that decides a call made at ``now`` (the most disruptive active one)."""
         cached = self._cached

@@ -451,10 +451,8 @@ class Sandbox:
         detail["link"] = planted.link
         world.journal.append(kind, "world", **detail)
         link = world.links[planted.link]
-        # Link offers add_fault only; a fault removed early leaves its list here.
-        if kind == "fault.removed" and planted.active in link._faults:
-            link._faults.remove(planted.active)
-            link._cached = None
+        if kind == "fault.removed":  # taken off early; one that ended by itself stays inert
+            link.remove_fault(planted.active)
 
     def remove_fault(self, fault_id: str) -> Response:
         """Remove a planted fault now; a crashed party restarts."""

@@ -17,6 +17,8 @@ ALLOWED: dict[str, set[str]] = {
     **{name: FOUNDATIONS for name in FOUNDATIONS},
     **{name: FOUNDATIONS | MODEL for name in MODEL},
     "contracts": FOUNDATIONS,
+    "signing": FOUNDATIONS,
+    "http": FOUNDATIONS | {"contracts", "signing", "links", "journal"},
     "journal": {"clock"},
     "links": {"clock", "journal"},
     "parties": FOUNDATIONS | MODEL | {"journal", "links", "parties"},

@@ -122,6 +122,7 @@ def _iso_us(value: int) -> str:
     return from_us(value).isoformat()
 
 
+
 _INSTALLMENT_COLUMNS = ("number", "principal", "interest", "paid", "penalty_paid",
                         "penalty_charged", "grace_end", "due_end_us", "settled_us", "max_dpd",
                         "reported", "warned", "attention")
@@ -319,6 +320,8 @@ class Bank(Party):
                 " LIMIT 1", (key,)).fetchone()
             if first is not None:
                 original = self._posting_body(first[0])
+                # the same repayment again (its value time may be restamped by a careless
+                # sender: the first posting stands); a different repayment is a misuse
                 if (original["payment_id"], original["amount"]) != (
                         body.get("payment_id"), body.get("amount")):
                     raise Problem(422, "Idempotency-Key reused",

@@ -164,8 +164,8 @@ class Party:
             # a body the operation cannot read: the caller's mistake, never a 5xx
             if self.db.in_transaction:
                 self.db.rollback()
-            what = f"missing field {failure.args[0]!r}" if isinstance(failure, KeyError) \
-                else str(failure)
+            what = f"a field it needs is missing or malformed ({failure.args[0]!r})" \
+                if isinstance(failure, KeyError) else str(failure)
             return problem(422, "Invalid request", f"{operation}: {what}")
 
     # -- crash and restart -----------------------------------------------------
