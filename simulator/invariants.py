@@ -173,55 +173,52 @@ def _paid_instants(facts: Facts, inst: TrueInstallment) -> dict[str, str]:
     return {"due_end": facts.iso(inst.due_end), "paid_at": facts.iso(inst.settled_at)}
 
 
-def no_false_overdue(facts: Facts) -> list[Violation]:
-    """No bureau record ever showed a delinquency for an installment truly paid on time."""
+def _false_alarms(facts: Facts, invariant: str, sightings: Iterable[tuple[Entry, str, int]],
+                  what: Callable[[Entry, TrueInstallment], str], instant: str) -> list[Violation]:
+    """One violation per installment truly paid on time that some entry called overdue.
+
+    ``sightings`` are (entry, account, installment) of the alarms; ``what`` words
+    the alarm, ``instant`` names its moment in the evidence.
+    """
     found: dict[tuple[str, int], Violation] = {}
-    for entry in facts.entries("bureau.record"):
-        if entry.data["status"] != "overdue":
-            continue
-        key = (entry.data["account"], entry.data["installment"])
-        inst = _truth(facts, *key)
-        if inst is None or not inst.paid_on_time or key in found:
+    for entry, account, number in sightings:
+        inst = _truth(facts, account, number)
+        if inst is None or not inst.paid_on_time or (account, number) in found:
             continue
         cause, behind = facts.why_unpaid(inst, entry.at)
-        found[key] = Violation(
-            "no_false_overdue",
-            f"the bureau recorded installment {inst.number} as {entry.data['days_past_due']} "
-            f"day(s) past due, but it was paid at {facts.iso(inst.settled_at)}, before its due end "
-            f"{facts.iso(inst.due_end)}",
+        found[(account, number)] = Violation(
+            invariant,
+            f"{what(entry, inst)}, but it was paid at {facts.iso(inst.settled_at)}, before its "
+            f"due end {facts.iso(inst.due_end)}",
             borrower=inst.borrower, subject=facts.subject(inst.borrower),
             installment=inst.number,
-            instants={**_paid_instants(facts, inst), "reported_at": facts.iso(entry.at)},
+            instants={**_paid_instants(facts, inst), instant: facts.iso(entry.at)},
             evidence=tuple([entry.seq, *facts.payment_seqs([*inst.settled_by, *behind])]),
             cause=cause,
         )
     return list(found.values())
+
+
+def no_false_overdue(facts: Facts) -> list[Violation]:
+    """No bureau record ever showed a delinquency for an installment truly paid on time."""
+    return _false_alarms(
+        facts, "no_false_overdue",
+        ((e, e.data["account"], e.data["installment"]) for e in facts.entries("bureau.record")
+         if e.data["status"] == "overdue"),
+        lambda e, inst: f"the bureau recorded installment {inst.number} as "
+                        f"{e.data['days_past_due']} day(s) past due",
+        "reported_at")
 
 
 def no_false_overdue_sms(facts: Facts) -> list[Violation]:
     """No overdue warning was sent for an installment truly paid on time."""
-    found: dict[tuple[str, int], Violation] = {}
-    for entry in facts.entries("sms.sent"):
-        if entry.data["reason"] != "overdue_warning" or entry.data.get("loan_id") is None:
-            continue
-        key = (entry.data["loan_id"], entry.data["installment"])
-        inst = _truth(facts, *key)
-        if inst is None or not inst.paid_on_time or key in found:
-            continue
-        cause, behind = facts.why_unpaid(inst, entry.at)
-        found[key] = Violation(
-            "no_false_overdue_sms",
-            f"an overdue warning for installment {inst.number} was texted at "
-            f"{facts.iso(entry.at)}, but it was paid at {facts.iso(inst.settled_at)}, "
-            f"before its due end "
-            f"{facts.iso(inst.due_end)}",
-            borrower=inst.borrower, subject=facts.subject(inst.borrower),
-            installment=inst.number,
-            instants={**_paid_instants(facts, inst), "texted_at": facts.iso(entry.at)},
-            evidence=tuple([entry.seq, *facts.payment_seqs([*inst.settled_by, *behind])]),
-            cause=cause,
-        )
-    return list(found.values())
+    return _false_alarms(
+        facts, "no_false_overdue_sms",
+        ((e, e.data["loan_id"], e.data["installment"]) for e in facts.entries("sms.sent")
+         if e.data["reason"] == "overdue_warning" and e.data.get("loan_id") is not None),
+        lambda e, inst: f"an overdue warning for installment {inst.number} was texted at "
+                        f"{facts.iso(e.at)}",
+        "texted_at")
 
 
 def exactly_once_posting(facts: Facts) -> list[Violation]:
