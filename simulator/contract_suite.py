@@ -26,7 +26,11 @@ status codes, content types, response schemas, …; ``positive_data_acceptance``
 gives way to ``lendsim_positive_data``). Generation is seeded
 (``--seed``) and bounded (``--max-examples`` per operation and phase, no
 shrinking), so a run is repeatable and its request count bounded. Every request
-is signed with a partner key of the test keyring (:mod:`simulator.signing`).
+is signed with a partner key of the test keyring (:mod:`simulator.signing`), as
+the party contracts' security schemes say — given to schemathesis as the run's
+authentication, so the requests it means to send without credentials (a negative
+case without a signature header; ``ignored_auth``'s unsigned and forged probes)
+go unsigned, and must be refused with ``401``.
 
 A failure names the party, the operation, the check, what was wrong, and a
 request that reproduces it (a ``curl`` command without the signature headers,
@@ -59,7 +63,7 @@ from simulator.loader import load_scenario_text
 from simulator.privacy import redact
 from simulator.sandbox import Sandbox
 from simulator.scenario import Scenario
-from simulator.signing import Keyring
+from simulator.signing import SIGNED_HEADERS, Keyring
 
 __all__ = [
     "DEFAULT_MAX_EXAMPLES",
@@ -105,7 +109,7 @@ _PROBE_VALUES = ("110101199003071234", "13812345678", "123-45-6789")
 #: a live server's clock is read again after this many seconds, or after a request to these
 _CLOCK_TTL = 5.0
 _CLOCK_MOVERS = ("/clock/advance", "/reset")
-_SIGNATURE_HEADER = re.compile(r" -H '(?:X-Lendsim-[A-Za-z-]+|Authorization): [^']*'")
+_SIGNATURE_HEADER = re.compile(r" -H '(?:X-Lendsim-[A-Za-z-]+|Authorization)(?:: [^']*|;)'")
 
 
 def suite_scenario() -> Scenario:
@@ -232,12 +236,7 @@ class _Signer(requests.auth.AuthBase):
         self._lock = threading.Lock()
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        with self._lock:
-            self.count += 1
-        parts = urlsplit(str(request.url))
-        path = parts.path + (f"?{parts.query}" if parts.query else "")
-        if parts.path.endswith(_CLOCK_MOVERS):
-            self.moved()  # this request may move the clock: the next one reads it again
+        path = self.sending(request)
         body = request.body or b""
         if isinstance(body, str):
             body = body.encode("utf-8")
@@ -246,6 +245,15 @@ class _Signer(requests.auth.AuthBase):
         request.headers.update(self.keyring.sign(self.key_id, str(request.method), path,
                                                  body, self.now()))
         return request
+
+    def sending(self, request: requests.PreparedRequest) -> str:
+        """Count a request about to be sent, signed or not; its path with the query."""
+        with self._lock:
+            self.count += 1
+        parts = urlsplit(str(request.url))
+        if parts.path.endswith(_CLOCK_MOVERS):
+            self.moved()  # this request may move the clock: the next one reads it again
+        return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
 # -- where the suite sends its requests ------------------------------------------------------------
@@ -432,11 +440,30 @@ class _Run:
 
 
 class _State:
-    """The run under way (its checks and hook consult it) and whether they are installed."""
+    """The run under way (its checks and auth consult it) and whether they are installed."""
 
     active: _Run | None = None
     registered = False
     lock = threading.Lock()
+
+
+class _SuiteAuth(requests.auth.AuthBase):
+    """Signs a schemathesis request with the signer of the run under way (if any).
+
+    Schemathesis fills a party contract's security scheme with placeholder values for the
+    four signature headers, which this replaces with a real signature. A request without
+    them goes unsigned: one to the sandbox (its contract asks for no signature), or a
+    negative case that left a signature header out on purpose (it must get 401).
+    """
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        run = _State.active
+        if run is None:
+            return request
+        if not all(name in request.headers for name in SIGNED_HEADERS):
+            run.signer.sending(request)  # the sandbox's (unsigned) or a negative case
+            return request
+        return run.signer(request)
 
 
 def _personal_data(text: str) -> str | None:
@@ -461,18 +488,13 @@ def _json(response: Any) -> Any:
 
 
 def _register() -> None:
-    """Install the suite's hook and checks in schemathesis (once per process).
+    """Install the suite's authentication and checks in schemathesis (once per process).
 
     They do nothing outside a run of this suite.
     """
     if _State.registered:
         return
     import schemathesis
-
-    def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
-        run = _State.active
-        if run is not None:
-            kwargs["auth"] = run.signer
 
     def lendsim_no_personal_data(ctx: Any, response: Any, case: Any) -> bool | None:
         """No error body carries an ID number, a mobile phone number or an SSN."""
@@ -542,7 +564,8 @@ def _register() -> None:
             _fail(case, "Replay not idempotent", "\n".join(problems))
         return None
 
-    schemathesis.hook(before_call)
+    # documented API, set as a function attribute that type checkers cannot see
+    schemathesis.auth.set_from_requests(_SuiteAuth())  # type: ignore[attr-defined]
     for check in (lendsim_no_personal_data, lendsim_positive_data, lendsim_value_time,
                   lendsim_idempotent_replay):
         schemathesis.check(check)

@@ -37,6 +37,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError, best_match
 
 from simulator.errors import ContractError
+from simulator.headers import header as header_value
 from simulator.locator import contract_path
 from simulator.privacy import redact
 
@@ -419,7 +420,7 @@ class Contracts:
         if not found.body.is_valid(body):
             self._raise(party, operation, "request", found.body, body)
         for header in found.headers:
-            value = _header(headers or {}, header.name)
+            value = header_value(headers or {}, header.name)
             where = f"request header {header.name}"
             if value is None:
                 if header.required:
@@ -491,18 +492,6 @@ class Contracts:
         more = f" (and {len(found) - _SHOWN} more)" if len(found) > _SHOWN else ""
         raise ContractError(f"{party}.{operation} {where}: {shown}{more}", party=party,
                             operation=operation, where=where, path=found[0][0])
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    """A header's value, its name matched without regard to case."""
-    value = headers.get(name)
-    if value is not None:
-        return value
-    lowered = name.lower()
-    for key, found in headers.items():
-        if key.lower() == lowered:
-            return found
-    return None
 
 
 class Guard:

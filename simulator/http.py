@@ -6,9 +6,10 @@ the party's own :meth:`~simulator.parties.base.Party.handle`, so there is no
 second implementation. A request is answered in this order:
 
 ======  ====================================================================
+413     a body over 1 MiB (never read: the signature covers the body, so
+        this comes first)
 401     unsigned, forged, stale, from the future or replayed (see
         :mod:`simulator.signing`); nothing is read further, nothing changes
-413     a body over 1 MiB
 415     a body that is not ``application/json``
 400     a body that is not JSON, or a header that breaks the contract
 422     a body that breaks the contract, or carries an integer beyond 64 bits
@@ -16,9 +17,11 @@ second implementation. A request is answered in this order:
 …       whatever the party answers, checked against the contract
 ======  ====================================================================
 
-A face answers only what the contract allows: where an operation lists no
-400, 413 or 415, the same problem is answered as 422 (every operation's "the
-request does not conform, or cannot be read").
+A face answers only what the contract allows, and each of these is listed for
+the operation it can happen to: every party operation lists 401 and 413, one
+with a request body 400 and 415 as well (and one with header parameters 400);
+the sandbox's operations the same but 401, as its control requests are not
+signed. ``tests/test_contracts.py`` keeps the contracts so.
 
 Path parameters (and declared query parameters) become fields of the body, as
 the contracts say. Every error is ``application/problem+json`` (RFC 9457) with
@@ -213,29 +216,6 @@ class _Operation:
     path: str
     has_body: bool
     body_required: bool
-    listed: frozenset[int]  # the statuses the contract lists (of those a face makes itself)
-
-    def status(self, *preferred: int) -> int:
-        """The first of ``preferred`` the contract lists, else the last (422 or 401)."""
-        for status in preferred:
-            if status in self.listed:
-                return status
-        return preferred[-1]
-
-
-#: statuses a face may answer by itself, before the operation runs
-_OWN_STATUSES = (400, 401, 413, 415, 422)
-
-
-def _listed(contracts: ContractsLike, name: str, operation: str) -> frozenset[int]:
-    listed = set()
-    for status in _OWN_STATUSES:
-        try:
-            contracts.response_media_type(name, operation, status)
-        except ContractError:
-            continue
-        listed.add(status)
-    return frozenset(listed)
 
 
 def _operations(name: str, contracts: ContractsLike,
@@ -248,8 +228,7 @@ def _operations(name: str, contracts: ContractsLike,
         found.append(_Operation(operation, method.upper(), path,
                                 isinstance(request_body, Mapping),
                                 bool(isinstance(request_body, Mapping)
-                                     and request_body.get("required")),
-                                _listed(contracts, name, operation)))
+                                     and request_body.get("required"))))
     return found
 
 
@@ -289,8 +268,8 @@ _INT64 = (1 << 63) - 1
 def _oversized(value: Any, path: str = "$") -> str | None:
     """The JSON path of the first integer no party can store (beyond 64 bits), if any.
 
-    Parties keep integers in SQLite; a contract without a ``maximum`` must still never
-    let one through to become a 500.
+    Parties keep integers in SQLite. Every integer in the contracts has a ``maximum``
+    within 64 bits; this is the backstop should one ever lack it (a 422, never a 500).
     """
     if isinstance(value, int) and not isinstance(value, bool):
         return path if not -_INT64 - 1 <= value <= _INT64 else None
@@ -364,7 +343,7 @@ class Face:
                 return _render(_Answer.problem(405, "Method not allowed",
                                                f"{request.url.path} allows {allow}",
                                                headers={"Allow": allow}))
-            raw = await self._read_body(request, operation)
+            raw = await self._read_body(request)
             if isinstance(raw, _Answer):
                 return _render(raw)
             scope = request.scope
@@ -385,18 +364,17 @@ class Face:
         return endpoint
 
     @staticmethod
-    async def _read_body(request: Request, operation: _Operation) -> bytes | _Answer:
-        status = operation.status(413, 422)
+    async def _read_body(request: Request) -> bytes | _Answer:
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
-            return _Answer.problem(status, "Payload too large",
+            return _Answer.problem(413, "Payload too large",
                                    f"bodies are limited to {MAX_BODY} bytes")
         chunks = []
         size = 0
         async for chunk in request.stream():
             size += len(chunk)
             if size > MAX_BODY:
-                return _Answer.problem(status, "Payload too large",
+                return _Answer.problem(413, "Payload too large",
                                        f"bodies are limited to {MAX_BODY} bytes")
             chunks.append(chunk)
         return b"".join(chunks)
@@ -430,7 +408,7 @@ class Face:
         if operation.has_body and (raw or operation.body_required):
             content_type = headers.get("Content-Type") or ""
             if not _is_json(content_type):
-                return _Answer.problem(operation.status(415, 422), "Unsupported media type",
+                return _Answer.problem(415, "Unsupported media type",
                                        f"{operation.name} takes application/json")
             try:
                 body = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant,
@@ -438,7 +416,7 @@ class Face:
             except (UnicodeDecodeError, ValueError, RecursionError) as error:
                 where = f" (line {error.lineno} column {error.colno})" \
                     if isinstance(error, json.JSONDecodeError) else ""
-                return _Answer.problem(operation.status(400, 422), "Malformed JSON",
+                return _Answer.problem(400, "Malformed JSON",
                                        f"the body of {operation.name} is not valid JSON{where}")
         if isinstance(body, dict):
             body = {**body, **query, **params}
@@ -446,13 +424,13 @@ class Face:
             self.contracts.validate_request(self.name, operation.name, body, headers)
         except ContractError as error:
             if (error.where or "").startswith("request header"):
-                return _Answer.problem(operation.status(400, 422), "Invalid header", str(error))
+                return _Answer.problem(400, "Invalid header", str(error))
             return _Answer.problem(422, "Invalid request", str(error))
         if not isinstance(body, dict):  # the contract let a non-object through
             return _Answer.problem(422, "Invalid request",
                                    f"{operation.name}: the body must be a JSON object")
         too_big = _oversized(body)
-        if too_big is not None:  # the contract sets no maximum, but storage does
+        if too_big is not None:  # no contract lets one through; storage could not keep it
             return _Answer.problem(422, "Invalid request",
                                    f"{self.name}.{operation.name} request: {too_big}: a number "
                                    "beyond 64-bit integers")

@@ -42,6 +42,7 @@ from pathlib import Path
 
 from simulator.clock import UTC
 from simulator.errors import LendsimError
+from simulator.headers import header
 
 __all__ = [
     "KEY_ID_HEADER",
@@ -115,18 +116,6 @@ def canonical_string(method: str, path: str, timestamp: str, nonce: str, body: b
     """What is signed: algorithm, method, path with query, timestamp, nonce, body SHA-256."""
     return "\n".join((_ALGORITHM, method.upper(), path, timestamp, nonce,
                       hashlib.sha256(body).hexdigest())).encode("utf-8")
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    """A header by case-insensitive name (plain dicts included)."""
-    value = headers.get(name)
-    if value is not None:
-        return value
-    lowered = name.lower()
-    for key, found in headers.items():
-        if key.lower() == lowered:
-            return found
-    return None
 
 
 class Keyring:
@@ -216,7 +205,7 @@ class Keyring:
         ``now`` is the receiver's virtual clock. A signature is accepted only
         while its timestamp is within :attr:`window` of ``now``, and only once.
         """
-        values = {name: _header(headers, name) for name in SIGNED_HEADERS}
+        values = {name: header(headers, name) for name in SIGNED_HEADERS}
         missing = [name for name, value in values.items() if not value]
         if missing:
             raise SignatureError(f"unsigned request: missing {', '.join(missing)}")

@@ -47,6 +47,19 @@ def test_every_contract_passes_in_process(party: str) -> None:
             "lendsim_no_personal_data", "lendsim_positive_data"} <= result.checks
     if party == "bank":
         assert {"lendsim_idempotent_replay", "lendsim_value_time"} <= result.checks
+    if party != "sandbox":  # the signature is a security scheme: unsigned probes must get 401
+        assert {"ignored_auth", "missing_required_header"} <= result.checks
+
+
+def test_a_face_that_takes_unsigned_requests_is_caught() -> None:
+    """A sandbox that does not check signatures fails ignored_auth: the contracts require the
+    signature headers, and schemathesis's unsigned and forged probes were answered 200."""
+    with Sandbox(suite_scenario(), sign=False, horizon=timedelta(days=90)) as sandbox:
+        report = run_contract_suite(["sms"], seed=0, max_examples=1, sandbox=sandbox)
+    titles = {(f.check, f.title) for f in report.failures}
+    assert ("ignored_auth", "API accepts requests without authentication") in titles, \
+        report.text()
+    assert all(f.operation == "POST /messages (send_batch)" for f in report.failures)
 
 
 @pytest.fixture

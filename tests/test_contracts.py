@@ -4,6 +4,7 @@ examples that conform, and a validator whose errors name the offending field."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from simulator.contracts import PARTIES, Contracts, Route, load_contracts
 from simulator.errors import ContractError
 from simulator.loader import load_scenario_text
 from simulator.locator import data_path
+from simulator.signing import SIGNED_HEADERS
 from simulator.world import World
 from tests.parties.worlds import LOAN, scenario_text
 
@@ -150,6 +152,119 @@ def test_errors_are_problem_documents(contracts: Contracts, party: str) -> None:
                 assert schema["required"] == ["type", "title", "status"], (operation, status)
             else:
                 assert media_type in ("application/json", None), (operation, status)
+
+
+def own_statuses(party: str, operation: Mapping[str, Any], document: Mapping[str, Any]
+                 ) -> set[int]:
+    """The statuses an HTTP face answers by itself for an operation: 413 (a body over
+    1 MiB) always; 401 (signature) for a party; 415 and 400 (not JSON) with a request body;
+    400 (a header that breaks the contract) with header parameters."""
+    statuses = {413} | ({401} if party != "sandbox" else set())
+    if "requestBody" in operation:
+        statuses |= {400, 415}
+    if any(resolve(document, p)["in"] == "header" for p in operation.get("parameters", [])):
+        statuses.add(400)
+    return statuses
+
+
+@pytest.mark.parametrize("party", PARTIES)
+def test_transport_errors_are_listed(contracts: Contracts, party: str) -> None:
+    """Each operation lists, as problem documents, the statuses its HTTP face answers by itself
+    for bad transport-level input (simulator.http answers exactly these)."""
+    document = contracts.document(party)
+    missing = []
+    for _, _, operation in operations(document):
+        name = operation["operationId"]
+        for status in sorted(own_statuses(party, operation, document)):
+            if str(status) not in operation["responses"]:
+                missing.append(f"{name} {status}")
+                continue
+            assert contracts.response_media_type(party, name, status) == \
+                "application/problem+json"
+            contracts.validate_response(party, name, status, {
+                "type": "about:blank", "title": "Refused", "status": status})
+    assert missing == []
+    if party == "sandbox":  # control requests are not signed
+        assert all("401" not in op["responses"] for _, _, op in operations(document))
+
+
+@pytest.mark.parametrize("party", REFERENCE_PARTIES)
+def test_every_party_operation_requires_the_signature(contracts: Contracts, party: str) -> None:
+    """The four signature headers are apiKey security schemes in the header, required together
+    (one security requirement) by every operation of a party contract."""
+    document = contracts.document(party)
+    schemes = document["components"]["securitySchemes"]
+    assert {scheme["name"] for scheme in schemes.values()} == set(SIGNED_HEADERS)
+    assert all(scheme["type"] == "apiKey" and scheme["in"] == "header"
+               for scheme in schemes.values())
+    requirement = {name: [] for name in schemes}
+    assert document["security"] == [requirement]
+    for _, _, operation in operations(document):
+        assert operation.get("security", document["security"]) == [requirement], \
+            operation["operationId"]
+    assert "security" not in contracts.document("sandbox")
+
+
+def integer_schemas(node: Any, where: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(where, schema) of every schema in ``node`` that admits an integer."""
+    if isinstance(node, dict):
+        kind = node.get("type")
+        if kind == "integer" or (isinstance(kind, list) and "integer" in kind):
+            yield where, node
+        for key, value in node.items():
+            yield from integer_schemas(value, f"{where}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from integer_schemas(value, f"{where}/{index}")
+
+
+@pytest.mark.parametrize("party", PARTIES)
+def test_every_integer_is_bounded_within_64_bits(contracts: Contracts, party: str) -> None:
+    """Every integer a contract admits has a minimum and a maximum a party can store (SQLite
+    keeps 64-bit integers), so no conforming request can fail for want of storage."""
+    int64 = range(-(1 << 63), 1 << 63)
+    found = list(integer_schemas(contracts.document(party), party))
+    assert found
+    unbounded = [where for where, schema in found
+                 if not (schema.get("minimum") in int64 and schema.get("maximum") in int64
+                         and schema["minimum"] <= schema["maximum"])]
+    assert unbounded == []
+
+
+def test_the_integer_bounds(contracts: Contracts) -> None:
+    """Money keeps its ceiling of 10^14 minor units; days past due may span every date a
+    contract can name, and no more."""
+    for party in ("bank", "platform"):
+        schemas = contracts.document(party)["components"]["schemas"]
+        assert schemas["PositiveMoney"]["maximum"] == 10 ** 14
+    bank = contracts.document("bank")["components"]["schemas"]
+    assert bank["Money"]["maximum"] == 10 ** 14
+    assert bank["DaysPastDue"]["maximum"] == date.max.toordinal() - date.min.toordinal()
+    contracts.validate_request("bureau", "submit_reports", {"furnisher": "bank", "records": [{
+        "subject_id": "S-1", "account": LOAN, "installment": 1, "period": "2026-02",
+        "status": "overdue", "days_past_due": 3652058}]})
+    with pytest.raises(ContractError, match=r"days_past_due: expected a number at most 3652058"):
+        contracts.validate_request("bureau", "submit_reports", {"furnisher": "bank", "records": [{
+            "subject_id": "S-1", "account": LOAN, "installment": 1, "period": "2026-02",
+            "status": "overdue", "days_past_due": 10 ** 19}]})
+
+
+@pytest.mark.parametrize(("operation", "titles"), [
+    pytest.param("add_fault", {"Invalid request", "Fault already over", "Beyond the horizon"},
+                 id="add_fault"),
+    pytest.param("advance_clock", {"Invalid request", "Beyond the horizon"}, id="advance_clock"),
+])
+def test_sandbox_documents_its_business_422s(contracts: Contracts, operation: str,
+                                              titles: set[str]) -> None:
+    """The sandbox's 422 is a schema violation ("Invalid request") or a business reason with a
+    title of its own, each described and shown by an example."""
+    document = contracts.document("sandbox")
+    spec = next(op for _, _, op in operations(document) if op["operationId"] == operation)
+    answer = resolve(document, spec["responses"]["422"])
+    examples = answer["content"]["application/problem+json"]["examples"].values()
+    assert {example["value"]["title"] for example in examples} == titles
+    for title in titles - {"Invalid request"}:
+        assert f"`{title}`" in answer["description"]
 
 
 @pytest.mark.parametrize("party", PARTIES)
@@ -414,7 +529,7 @@ def test_required_header_is_checked_without_regard_to_case(contracts: Contracts)
 
 def test_unlisted_status_is_rejected(contracts: Contracts) -> None:
     """A status the contract does not list is a violation that names the listed ones."""
-    with pytest.raises(ContractError, match=r"response 500: .*lists 200, 404, 422, 503"):
+    with pytest.raises(ContractError, match=r"response 500: .*lists 200, 401, 404, 413, 422, 503"):
         contracts.validate_response("bank", "get_loan", 500, {"type": "about:blank",
                                                               "title": "Oops", "status": 500})
 

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from simulator.contracts import load_contracts
-from simulator.http import Home, party_app
+from simulator.http import MAX_BODY, Home, party_app
 from simulator.links import Response
 from simulator.loader import load_scenario_text
 from simulator.parties.bank import Bank
@@ -192,16 +192,18 @@ def test_a_missing_required_field_is_named(sandbox: Sandbox) -> None:
     assert reply.status_code == 422 and "$.principal" in reply.json()["detail"]
 
 
-def test_unparseable_json_is_400_where_the_contract_lists_it(sandbox: Sandbox) -> None:
-    """Malformed JSON is a 400 on an operation whose contract lists 400, else the 422 every
-    operation lists ("cannot read it"): the face answers only what the contract allows."""
+def test_unparseable_json_is_400(sandbox: Sandbox) -> None:
+    """Malformed JSON is a 400 "Malformed JSON" on every operation that takes a body (each
+    contract lists it)."""
     signed = Signed(sandbox)
     reply = signed("POST", "/bank/repayments", raw=b'{"amount": 1',
                    headers={"Idempotency-Key": "K"})
     assert reply.status_code == 400 and reply.json()["title"] == "Malformed JSON"
+    assert "line 1 column 13" in reply.json()["detail"]
     reply = signed("POST", "/bank/loans", raw=b"\x00not json")
-    assert reply.status_code == 422 and reply.json()["title"] == "Malformed JSON"
-    assert signed("POST", "/bank/loans", raw=b"[NaN]").json()["title"] == "Malformed JSON"
+    assert reply.status_code == 400 and reply.json()["title"] == "Malformed JSON"
+    reply = signed("POST", "/bank/loans", raw=b"[NaN]")
+    assert reply.status_code == 400 and reply.json()["title"] == "Malformed JSON"
 
 
 def test_a_missing_idempotency_key_is_400(sandbox: Sandbox) -> None:
@@ -211,22 +213,76 @@ def test_a_missing_idempotency_key_is_400(sandbox: Sandbox) -> None:
     assert postings(sandbox) == 0
 
 
-def test_the_wrong_content_type_is_refused(sandbox: Sandbox) -> None:
-    """A body that is not JSON by its content type is refused (415 where listed, else 422)."""
-    body = json.dumps(example("bank", "book_loan")).encode()
+def test_the_wrong_content_type_is_415(sandbox: Sandbox) -> None:
+    """A body that is not JSON by its content type is a 415, and nothing is booked."""
+    body = json.dumps({**(example("bank", "book_loan") or {}), "loan_id": "L-carol"}).encode()
     reply = Signed(sandbox)("POST", "/bank/loans", raw=body, content_type="text/plain")
+    assert reply.status_code == 415
     assert reply.json()["title"] == "Unsupported media type"
-    assert reply.status_code in (415, 422)
-    listed = 415 if _lists(sandbox, "bank", "book_loan", 415) else 422
-    assert reply.status_code == listed
+    assert reply.headers["content-type"] == "application/problem+json"
+    assert Signed(sandbox)("GET", "/bank/loans/L-carol").status_code == 404
 
 
-def _lists(sandbox: Sandbox, party: str, operation: str, status: int) -> bool:
-    try:
-        load_contracts().response_media_type(party, operation, status)
-    except Exception:
-        return False
-    return True
+def test_a_body_over_1_mib_is_413(sandbox: Sandbox) -> None:
+    """A body over 1 MiB is a 413, whether the operation takes a body or not, and whatever its
+    Content-Length says: it is not read further."""
+    big = b" " * (MAX_BODY + 1)
+    for method, path in (("POST", "/bank/loans"), ("GET", "/bank/loans/L-alice"),
+                         ("POST", "/clock/advance")):
+        reply = Signed(sandbox)(method, path, raw=big)
+        assert reply.status_code == 413, (method, path)
+        assert reply.json()["title"] == "Payload too large"
+
+
+def test_an_unsigned_request_is_401(sandbox: Sandbox) -> None:
+    """An unsigned request to a party is a 401 problem naming the missing headers, with the
+    scheme in WWW-Authenticate; the sandbox's control needs no signature."""
+    client = AppClient(sandbox.app)
+    reply = client.request("GET", "/bank/loans/L-alice")
+    assert reply.status_code == 401
+    assert reply.headers["www-authenticate"] == "Lendsim-HMAC-SHA256"
+    assert reply.headers["content-type"] == "application/problem+json"
+    assert "missing X-Lendsim-Key-Id" in reply.json()["detail"]
+    assert client.request("GET", "/clock").status_code == 200
+
+
+def own_refusals(party: str, operation: str) -> list[tuple[int, dict[str, Any]]]:
+    """(status, how to send) for each refusal a face makes by itself for an operation."""
+    contracts = load_contracts()
+    method, _path, _ = contracts.operations(party)[operation]
+    takes_body = contracts.document(party)["paths"][_path][method.lower()].get("requestBody")
+    found: list[tuple[int, dict[str, Any]]] = [(413, {"raw": b" " * (MAX_BODY + 1)})]
+    if party != "sandbox":
+        found.append((401, {"unsigned": True}))
+    if takes_body:
+        found += [(400, {"raw": b"{"}), (415, {"raw": b"{}", "content_type": "text/plain"})]
+    return found
+
+
+FACE_OPERATIONS = [*PARTY_OPERATIONS, *(("sandbox", operation) for operation in
+                                        sorted(load_contracts().operations("sandbox")))]
+
+
+@pytest.mark.parametrize(("party", "operation"), FACE_OPERATIONS,
+                         ids=[f"{p}.{o}" for p, o in FACE_OPERATIONS])
+def test_a_face_answers_only_statuses_its_contract_lists(shared: Sandbox, party: str,
+                                                         operation: str) -> None:
+    """Every refusal a face makes by itself (413, 401, 400, 415) is a status the operation's
+    contract lists, with a body its Problem schema accepts."""
+    contracts = load_contracts()
+    method, path = url(party, operation)
+    if party == "sandbox":
+        path = path.removeprefix("/sandbox")
+    headers = {"Idempotency-Key": "PAY00000001"} if operation == "post_repayment" else None
+    for status, how in own_refusals(party, operation):
+        if how.get("unsigned"):
+            reply = AppClient(shared.app).request(method, path)
+        else:
+            reply = Signed(shared)(method, path, raw=how["raw"], headers=headers,
+                                   content_type=how.get("content_type", "application/json"))
+        assert reply.status_code == status, (status, reply.text)
+        assert reply.headers["content-type"] == "application/problem+json"
+        contracts.validate_response(party, operation, status, reply.json())
 
 
 def test_unknown_paths_and_methods_are_problems(sandbox: Sandbox) -> None:
@@ -259,14 +315,14 @@ def test_an_integral_number_is_an_integer(sandbox: Sandbox) -> None:
 
 
 def test_an_integer_no_party_can_store_is_a_422(sandbox: Sandbox) -> None:
-    """An integer beyond 64 bits in a field with no maximum is refused with a 422 naming it,
-    never a 500 from the party's database."""
+    """An integer beyond what a party stores is refused by the contract's maximum with a 422
+    naming the field, never a 500 from the party's database."""
     body = {"furnisher": "bank", "records": [{
         "subject_id": "S-1", "account": "L-alice", "installment": 1, "period": "2026-02",
         "status": "overdue", "days_past_due": 10 ** 30}]}
     reply = Signed(sandbox)("POST", "/bureau/reports", body)
     assert reply.status_code == 422
-    assert "$.records[0].days_past_due" in reply.json()["detail"]
+    assert "$.records[0].days_past_due: expected a number at most" in reply.json()["detail"]
 
 
 def test_a_newline_in_a_path_parameter_is_a_422(sandbox: Sandbox) -> None:

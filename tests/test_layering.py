@@ -10,7 +10,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "simulator"
 
 FOUNDATIONS = {"errors", "privacy", "rng", "clock", "calendars", "amortization", "durations",
-               "locator"}
+               "locator", "headers"}
 MODEL = {"scenario", "defects"}
 #: module -> the simulator modules it may import (parties/* counted as "parties")
 ALLOWED: dict[str, set[str]] = {

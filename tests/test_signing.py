@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import pickle
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from simulator.contracts import load_contracts
 from simulator.errors import LendsimError
 from simulator.loader import load_scenario_text
 from simulator.sandbox import Sandbox
@@ -200,6 +202,23 @@ def test_the_canonical_string_has_every_part() -> None:
     assert lines[5] == "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
 
 
+@pytest.mark.parametrize("party", ["bank", "platform", "bureau", "sms"])
+def test_the_contracts_describe_this_scheme(party: str) -> None:
+    """Each party contract declares the four headers as its security schemes, and the canonical
+    string its signature scheme shows is the one ``canonical_string`` makes."""
+    document = load_contracts().document(party)
+    schemes = document["components"]["securitySchemes"]
+    assert [scheme["name"] for scheme in schemes.values()] == list(SIGNED_HEADERS)
+    description = next(scheme["description"] for scheme in schemes.values()
+                       if scheme["name"] == SIGNATURE_HEADER)
+    shown = re.search(r"```text\n(.*?)\n```", description, re.DOTALL)
+    assert shown is not None
+    lines = [line.strip() for line in shown.group(1).splitlines()]
+    method, path, timestamp, nonce = lines[1:5]
+    assert "\n".join(lines).encode() == canonical_string(method, path, timestamp, nonce, b"")
+    assert "5 minutes" in description and "401" in description
+
+
 def test_the_timestamp_is_the_virtual_instant_in_utc() -> None:
     """The timestamp header carries the instant passed in (virtual time), as RFC 3339 UTC."""
     local = datetime.fromisoformat("2026-02-01T21:00:00+08:00")
@@ -322,6 +341,7 @@ def test_refused_requests_get_401_and_change_nothing(sandbox: Sandbox, kind: str
         status, problem = repay(client, sandbox, headers, body)
         assert status == 401
         assert problem["status"] == 401 and problem["title"] == "Unauthorized"
+        load_contracts().validate_response("bank", "post_repayment", 401, problem)
         assert postings(sandbox) == before
         for key_id in ring.key_ids:  # the test keys are well known; still never echoed
             assert Keyring.for_testing()._keys[key_id].digest(b"") not in json.dumps(problem)
