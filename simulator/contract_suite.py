@@ -40,6 +40,7 @@ data in the report is masked, long digit runs in request bodies included.
 
 from __future__ import annotations
 
+import abc
 import json
 import logging
 import re
@@ -264,7 +265,7 @@ class _Reply:
     text: str
 
 
-class _Target:
+class _Target(abc.ABC):
     """An in-process sandbox or a live server, as the suite sees it."""
 
     label = ""
@@ -272,23 +273,28 @@ class _Target:
     def prefix(self, party: str) -> str:
         return "" if party == "sandbox" else f"/{party}"
 
+    @abc.abstractmethod
     def load(self, party: str, config: Any) -> Any:
-        raise NotImplementedError
+        """The schemathesis schema of ``party``'s contract, bound to this target."""
 
+    @abc.abstractmethod
     def now(self) -> datetime:
-        raise NotImplementedError
+        """The target's virtual clock."""
 
+    @abc.abstractmethod
     def reset(self) -> None:
-        raise NotImplementedError
+        """Put the target back to its first state."""
 
-    def moved(self) -> None:
+    def moved(self) -> None:  # noqa: B027 - a hook: only a live target needs it
         """The suite advanced or reset the clock (a live target reads it afresh)."""
 
+    @abc.abstractmethod
     def session(self) -> requests.Session:
-        raise NotImplementedError
+        """The HTTP session requests go through."""
 
+    @abc.abstractmethod
     def url(self, path: str) -> str:
-        raise NotImplementedError
+        """The full address of ``path`` on this target."""
 
 
 class _InProcess(_Target):
