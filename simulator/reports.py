@@ -63,12 +63,7 @@ def failure_text(result: ScenarioResult, *, per_invariant: int = 3) -> str:
                          for seq in violation.evidence[:_EVIDENCE_SHOWN] if seq in result.evidence)
         if len(found) > per_invariant:
             lines.append(f"  … and {len(found) - per_invariant} more")
-    for name in result.missing:
-        lines.append(f"{name} was expected to be violated but held")
-    for check in result.failed_checks:
-        where = f" (line {check.line})" if check.line else ""
-        lines.append(f"bureau {check.borrower} {check.period}: expected {check.expected}, "
-                     f"got {check.actual} at {check.at.isoformat()}{where}")
+    lines.extend(result.unmet_expectations())
     return "\n".join(lines)
 
 

@@ -71,8 +71,12 @@ class ScenarioResult:
         for name in self.unexpected:
             found = self.violations[name]
             lines.append(f"{name} violated {len(found)} time(s), first: {found[0].message}")
-        for name in self.missing:
-            lines.append(f"{name} was expected to be violated but held")
+        lines.extend(self.unmet_expectations())
+        return lines
+
+    def unmet_expectations(self) -> list[str]:
+        """Declared violations that did not happen and bureau expectations that failed."""
+        lines = [f"{name} was expected to be violated but held" for name in self.missing]
         for check in self.failed_checks:
             where = f" (line {check.line})" if check.line else ""
             lines.append(f"bureau {check.borrower} {check.period}: expected {check.expected}, "
