@@ -59,7 +59,6 @@ import requests
 from simulator.clock import UTC
 from simulator.contracts import load_contracts
 from simulator.errors import LendsimError
-from simulator.http import resolve_ref
 from simulator.loader import load_scenario_text
 from simulator.privacy import redact
 from simulator.sandbox import Sandbox
@@ -430,19 +429,8 @@ class _Run:
 
     def example(self, party: str, operation: str) -> dict[str, Any] | None:
         """The first request-body example of an operation in its contract."""
-        document = self.contracts.document(party)
-        method, path, _ = self.contracts.operations(party)[operation]
-        item = document.get("paths", {}).get(path, {})
-        spec = resolve_ref(document, item.get(method.lower(), {}))
-        request_body = resolve_ref(document, spec.get("requestBody") or {})
-        for media in (request_body.get("content") or {}).values():
-            for example in (media.get("examples") or {}).values():
-                value = resolve_ref(document, example).get("value")
-                if isinstance(value, dict):
-                    return dict(value)
-            if isinstance(media.get("example"), dict):
-                return dict(media["example"])
-        return None
+        examples = self.contracts.request_body(party, operation).examples
+        return dict(examples[0]) if examples else None
 
 
 class _State:

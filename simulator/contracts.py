@@ -41,7 +41,7 @@ from simulator.headers import header as header_value
 from simulator.locator import contract_path
 from simulator.privacy import redact
 
-__all__ = ["PARTIES", "Contracts", "Guard", "Route", "load_contracts"]
+__all__ = ["PARTIES", "Contracts", "Guard", "RequestBody", "Route", "load_contracts"]
 
 #: The documents in ``contracts/``, by party (``sandbox``: lendsim's test control).
 PARTIES: tuple[str, ...] = ("bank", "platform", "bureau", "sms", "sandbox")
@@ -179,12 +179,35 @@ class _Answer:
 
 
 @dataclass(frozen=True, slots=True)
+class RequestBody:
+    """Whether an operation takes a request body, must have one, and its examples."""
+
+    expected: bool
+    required: bool
+    examples: tuple[dict[str, Any], ...]
+
+
+def _request_body(holder: Mapping[str, Any] | None) -> RequestBody:
+    if not isinstance(holder, Mapping):
+        return RequestBody(False, False, ())
+    examples: list[dict[str, Any]] = []
+    for media in (holder.get("content") or {}).values():
+        for example in (media.get("examples") or {}).values():
+            if isinstance(example.get("value"), dict):
+                examples.append(dict(example["value"]))
+        if isinstance(media.get("example"), dict):
+            examples.append(dict(media["example"]))
+    return RequestBody(True, bool(holder.get("required")), tuple(examples))
+
+
+@dataclass(frozen=True, slots=True)
 class _Operation:
     route: Route
     body_schema: Schema
     body: Draft202012Validator
     headers: tuple[_Header, ...]
     answers: dict[str, _Answer]  # by status key: "201", "4XX", "default"
+    request_body: RequestBody
 
     def answer(self, status: int) -> _Answer | None:
         answers = self.answers
@@ -258,7 +281,7 @@ def _operations(party: str, document: dict[str, Any]) -> dict[str, _Operation]:
                           tuple(p["name"] for (where, _), p in parameters.items()
                                 if where == "path"))
             found[operation_id] = _Operation(route, body_schema, _compile(body_schema), headers,
-                                             answers)
+                                             answers, _request_body(operation.get("requestBody")))
     return found
 
 
@@ -400,6 +423,10 @@ class Contracts:
     def operations(self, party: str) -> dict[str, Route]:
         """``operationId`` → ``(method, path, path_params)`` for the party's HTTP face."""
         return {name: operation.route for name, operation in self._party(party).items()}
+
+    def request_body(self, party: str, operation: str) -> RequestBody:
+        """Whether the operation takes a body, requires one, and the contract's examples."""
+        return self._operation(party, operation).request_body
 
     def request_schema(self, party: str, operation: str) -> Schema:
         """The schema of the operation's body: request body fields plus path parameters."""

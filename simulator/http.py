@@ -56,8 +56,9 @@ from starlette.responses import Response as HttpResponse
 from starlette.routing import Route
 
 from simulator.clock import Clock
+from simulator.contracts import RequestBody
 from simulator.errors import ContractError
-from simulator.links import Body, Response
+from simulator.links import Body, Response, problem_document
 from simulator.privacy import redact
 from simulator.signing import SIGNED_HEADERS, Keyring, SignatureError
 
@@ -73,7 +74,6 @@ __all__ = [
     "face_app",
     "party_app",
     "problem_body",
-    "resolve_ref",
 ]
 
 log = logging.getLogger("lendsim.http")
@@ -92,7 +92,7 @@ class ContractsLike(Protocol):
 
     def document(self, party: str) -> dict[str, Any]: ...
 
-    def response_media_type(self, party: str, operation: str, status: int) -> str | None: ...
+    def request_body(self, party: str, operation: str) -> RequestBody: ...
 
     def validate_request(self, party: str, operation: str, body: Any,
                          headers: Mapping[str, str]) -> None: ...
@@ -156,11 +156,7 @@ class Home:
 
 def problem_body(status: int, title: str, detail: str = "", **extra: Any) -> Body:
     """An RFC 9457 problem document, with personal data masked."""
-    body: Body = {"type": "about:blank", "title": title, "status": status}
-    if detail:
-        body["detail"] = detail
-    body.update(extra)
-    redacted: Body = _redacted(body)
+    redacted: Body = _redacted(problem_document(status, title, detail, **extra))
     return redacted
 
 
@@ -195,20 +191,6 @@ def _render(answer: _Answer) -> HttpResponse:
                         headers=answer.headers)
 
 
-# -- the contract document ----------------------------------------------------------------
-
-def resolve_ref(document: Mapping[str, Any], node: Any) -> Any:
-    """Follow a local ``$ref`` (``#/components/requestBodies/X``) to what it names."""
-    seen = 0
-    while isinstance(node, Mapping) and isinstance(node.get("$ref"), str) and seen < 32:
-        target: Any = document
-        for part in node["$ref"].lstrip("#/").split("/"):
-            target = target.get(part.replace("~1", "/").replace("~0", "~"), {}) \
-                if isinstance(target, Mapping) else {}
-        node, seen = target, seen + 1
-    return node
-
-
 @dataclass(frozen=True, slots=True)
 class _Operation:
     name: str
@@ -218,17 +200,11 @@ class _Operation:
     body_required: bool
 
 
-def _operations(name: str, contracts: ContractsLike,
-                document: Mapping[str, Any]) -> list[_Operation]:
+def _operations(name: str, contracts: ContractsLike) -> list[_Operation]:
     found = []
-    paths = document.get("paths", {})
     for operation, (method, path, _params) in contracts.operations(name).items():
-        spec = resolve_ref(document, paths.get(path, {}).get(method.lower(), {}))
-        request_body = resolve_ref(document, spec.get("requestBody"))
-        found.append(_Operation(operation, method.upper(), path,
-                                isinstance(request_body, Mapping),
-                                bool(isinstance(request_body, Mapping)
-                                     and request_body.get("required"))))
+        body = contracts.request_body(name, operation)
+        found.append(_Operation(operation, method.upper(), path, body.expected, body.required))
     return found
 
 
@@ -314,7 +290,7 @@ class Face:
         self.dispatch = dispatch
         self.gate = gate
         self.document = contracts.document(name)
-        self.operations = _operations(name, contracts, self.document)
+        self.operations = _operations(name, contracts)
 
     # -- the ASGI side (event loop thread) -----------------------------------------------
     def routes(self) -> list[Route]:

@@ -34,7 +34,16 @@ from typing import Any, Protocol
 from simulator.clock import Scheduler
 from simulator.journal import Journal
 
-__all__ = ["ActiveFault", "Conformance", "Link", "Outcome", "Reply", "Response", "Target"]
+__all__ = [
+    "ActiveFault",
+    "Conformance",
+    "Link",
+    "Outcome",
+    "Reply",
+    "Response",
+    "Target",
+    "problem_document",
+]
 
 Body = dict[str, Any]
 
@@ -49,6 +58,15 @@ class Response:
     @property
     def ok(self) -> bool:
         return 200 <= self.status < 300
+
+
+def problem_document(status: int, title: str, detail: str = "", **extra: Any) -> Body:
+    """An RFC 9457 problem document (``application/problem+json``)."""
+    body: Body = {"type": "about:blank", "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    body.update(extra)
+    return body
 
 
 class Outcome(enum.Enum):
@@ -202,8 +220,8 @@ class Link:
             if fault.rate >= 1 or self._draw() < float(fault.rate):
                 journal.append("link.call", self.name, op=operation, ref=ref, outcome="error",
                                status=fault.status)
-                return Reply(Outcome.ERROR, Response(fault.status, {
-                    "type": "about:blank", "title": "injected error", "status": fault.status}))
+                return Reply(Outcome.ERROR, Response(
+                    fault.status, problem_document(fault.status, "injected error")))
             response = self._handle(operation, body, headers)
             journal.append("link.call", self.name, op=operation, ref=ref, outcome="delivered",
                            status=response.status)

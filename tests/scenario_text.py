@@ -45,6 +45,18 @@ __all__ = [
 ]
 
 
+#: A malformed scenario: line 7 misspells ``loan`` (the loader must name file:line and key).
+MALFORMED = """\
+scenario: malformed
+summary: A key is misspelt.
+start: 2026-01-01T09:00
+until: 2026-03-01
+borrowers:
+  - id: alice
+    laon: {principal: 1000.00, annual_rate: 0.12, months: 3, disbursed: 2026-01-01}
+"""
+
+
 class _Dumper(yaml.SafeDumper):
     """Writes a Decimal as a plain YAML number (``1000.00``), keeping its digits."""
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import Result
-from scenario_text import docking_outage, line_of, repay, world, write_scenario
+from scenario_text import MALFORMED, docking_outage, line_of, repay, world, write_scenario
 from typer.testing import CliRunner
 
 from simulator.cli import app
@@ -22,16 +22,6 @@ INCIDENT = Path(__file__).resolve().parents[1] / "scenarios" / "incident"
 #: the scenario ids in the incident folder (file stem = scenario id)
 INCIDENT_IDS = tuple(sorted(path.stem for path in INCIDENT.glob("*.yaml")))
 
-#: A malformed scenario: line 7 misspells ``loan``.
-MALFORMED = """\
-scenario: malformed
-summary: A key is misspelt.
-start: 2026-01-01T09:00
-until: 2026-03-01
-borrowers:
-  - id: alice
-    laon: {principal: 1000.00, annual_rate: 0.12, months: 3, disbursed: 2026-01-01}
-"""
 
 
 def invoke(*args: str | Path) -> Result:

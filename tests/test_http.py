@@ -3,7 +3,6 @@ requests checked against the contract, errors as problem documents, never a 5xx 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Iterator
@@ -11,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from asgi_client import AppClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -40,20 +40,6 @@ PATH_VALUES = {"loan_id": "L-alice", "posting_id": "PST00000001", "business_date
                "borrower": "alice", "dispute_id": "DSP000001", "fault_id": "F000001"}
 PARTY_OPERATIONS = [(party, operation) for party in ("bank", "platform", "bureau", "sms")
                     for operation in sorted(load_contracts().operations(party))]
-
-
-class AppClient:
-    """A synchronous client of an ASGI app (httpx, in process)."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        async def send() -> httpx.Response:
-            transport = httpx.ASGITransport(app=self.app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-                return await c.request(method, path, **kwargs)
-        return asyncio.run(send())
 
 
 class Signed:

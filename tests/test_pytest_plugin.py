@@ -5,23 +5,21 @@ from __future__ import annotations
 import re
 
 import pytest
-from scenario_text import borrower, docking_outage, line_of, repay, world, write_scenario
+from scenario_text import (
+    MALFORMED,
+    borrower,
+    docking_outage,
+    line_of,
+    repay,
+    world,
+    write_scenario,
+)
 
 pytest_plugins = ["pytester"]
 
 ID_NUMBER = "110101199003071234"
 DOCKING_STEPS = [*docking_outage("2026-02-01T08:00", "3d"), repay("2026-02-01T21:00")]
 
-#: Line 7 misspells ``loan``.
-MALFORMED = """\
-scenario: malformed
-summary: A key is misspelt.
-start: 2026-01-01T09:00
-until: 2026-03-01
-borrowers:
-  - id: alice
-    laon: {principal: 1000.00, annual_rate: 0.12, months: 3, disbursed: 2026-01-01}
-"""
 
 
 #: Inner runs need only the lendsim plugin: no cache, and no benchmark or xdist plugin whose

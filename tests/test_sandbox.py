@@ -3,7 +3,6 @@ under test control, and the ``lendsim serve`` command that serves it."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Iterator
@@ -13,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from asgi_client import AppClient
 from typer.testing import CliRunner
 
 import simulator.sandbox as sandbox_module
@@ -36,20 +36,6 @@ borrowers:
 """
 START = datetime.fromisoformat("2026-01-31T01:00:00+00:00")
 KEYS = Keyring.for_testing()
-
-
-class AppClient:
-    """A synchronous client of an ASGI app (httpx, in process)."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        async def send() -> httpx.Response:
-            transport = httpx.ASGITransport(app=self.app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-                return await c.request(method, path, **kwargs)
-        return asyncio.run(send())
 
 
 class Control:

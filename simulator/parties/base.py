@@ -21,7 +21,7 @@ from typing import Any
 from simulator.calendars import Jurisdiction
 from simulator.clock import Clock, Scheduler
 from simulator.journal import Journal
-from simulator.links import Body, Link, Response
+from simulator.links import Body, Link, Response, problem_document
 from simulator.rng import Streams
 
 __all__ = ["Env", "Party", "Problem", "Rows", "problem"]
@@ -95,11 +95,8 @@ class Problem(Exception):
 
 
 def problem(status: int, title: str, detail: str = "", **extra: Any) -> Response:
-    body: Body = {"type": "about:blank", "title": title, "status": status}
-    if detail:
-        body["detail"] = detail
-    body.update(extra)
-    return Response(status, body)
+    """A party's answer carrying an RFC 9457 problem document."""
+    return Response(status, problem_document(status, title, detail, **extra))
 
 
 Operation = Callable[[Body, Mapping[str, str]], Response]

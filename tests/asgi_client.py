@@ -1,0 +1,22 @@
+"""A synchronous, in-process client of an ASGI app, shared by the HTTP tests."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+
+
+class AppClient:
+    """A synchronous client of an ASGI app (httpx, in process)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        async def send() -> httpx.Response:
+            transport = httpx.ASGITransport(app=self.app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+                return await c.request(method, path, **kwargs)
+        return asyncio.run(send())
