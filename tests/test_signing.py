@@ -4,7 +4,6 @@ changes nothing."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import pickle
 import re
@@ -13,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+from asgi_client import AppClient
 
 from simulator.contracts import load_contracts
 from simulator.errors import LendsimError
@@ -34,30 +33,6 @@ from simulator.signing import (
 NOW = datetime(2026, 2, 1, 13, 0, tzinfo=UTC)
 
 
-class AppClient:
-    """A synchronous client of an ASGI app (httpx, in process)."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    def __enter__(self) -> AppClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        async def send() -> httpx.Response:
-            transport = httpx.ASGITransport(app=self.app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-                return await c.request(method, path, **kwargs)
-        return asyncio.run(send())
-
-    def get(self, path: str, **kwargs: Any) -> httpx.Response:
-        return self.request("GET", path, **kwargs)
-
-    def post(self, path: str, **kwargs: Any) -> httpx.Response:
-        return self.request("POST", path, **kwargs)
 SECRETS = {"platform": "platform-secret-0123456789", "bank": "bank-secret-abcdefghijklmn"}
 BODY = b'{"payment_id":"PAY1","amount":1000}'
 
