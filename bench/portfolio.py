@@ -28,11 +28,11 @@ from datetime import date, datetime, timedelta
 from datetime import time as clock_time
 from decimal import Decimal
 
-from simulator.borrowers import generate_borrowers
-from simulator.calendars import add_months, jurisdiction
-from simulator.rng import derive_seed
-from simulator.runner import run_scenario
-from simulator.scenario import INVARIANTS, Expect, Fault, LoanTerms, Pays, Scenario, Step
+from simulator.core.calendars import add_months, jurisdiction
+from simulator.core.rng import derive_seed
+from simulator.scenarios.borrowers import generate_borrowers
+from simulator.scenarios.model import INVARIANTS, Expect, Fault, LoanTerms, Pays, Scenario, Step
+from simulator.world.runner import run_scenario
 
 MONTHS = 12
 YEAR_START = date(2026, 1, 1)

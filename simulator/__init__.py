@@ -11,12 +11,12 @@ lost or posted twice, and every true delinquency is still reported::
     assert result.passed, result.reasons()
 """
 
-from simulator.defects import DEFECTS
-from simulator.errors import LendsimError, ScenarioError, UnknownDefectError
-from simulator.loader import discover, load_scenario, load_scenario_text
-from simulator.runner import ScenarioResult, run_scenario
-from simulator.scenario import INVARIANTS, Scenario
-from simulator.world import World
+from simulator.core.errors import LendsimError, ScenarioError, UnknownDefectError
+from simulator.scenarios.defects import DEFECTS
+from simulator.scenarios.loader import discover, load_scenario, load_scenario_text
+from simulator.scenarios.model import INVARIANTS, Scenario
+from simulator.world.runner import ScenarioResult, run_scenario
+from simulator.world.world import World
 
 __all__ = [
     "DEFECTS",

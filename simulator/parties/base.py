@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from simulator.calendars import Jurisdiction
-from simulator.clock import Clock, Scheduler
-from simulator.journal import Journal
-from simulator.links import Body, Link, Response, problem_document
-from simulator.rng import Streams
+from simulator.core.calendars import Jurisdiction
+from simulator.core.clock import Clock, Scheduler
+from simulator.core.rng import Streams
+from simulator.engine.journal import Journal
+from simulator.engine.links import Body, Link, Response, problem_document
 
 __all__ = ["Env", "Party", "Problem", "Rows", "problem"]
 

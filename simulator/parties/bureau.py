@@ -16,9 +16,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from simulator.clock import UTC
-from simulator.links import Body, Response
+from simulator.core.instants import utc_iso
+from simulator.engine.links import Body, Response
 from simulator.parties.base import Operation, Party, Problem, Rows
+from simulator.parties.outbox import refused_for_good
 
 __all__ = ["PERMITTED_PURPOSES", "Bureau"]
 
@@ -47,8 +48,6 @@ CREATE TABLE queries (
 );
 """
 
-def _iso(instant: datetime) -> str:
-    return instant.astimezone(UTC).isoformat()
 
 
 class Bureau(Party):
@@ -68,7 +67,7 @@ class Bureau(Party):
     # -- furnisher reports ---------------------------------------------------------
     def op_submit_reports(self, body: Body, headers: Mapping[str, str]) -> Response:
         """Apply a furnisher's batch: ordinary records never hide a delinquency, corrections do."""
-        now = _iso(self.now)
+        now = utc_iso(self.now)
         ordinary = []
         corrections = []
         for record in body["records"]:
@@ -117,14 +116,15 @@ class Bureau(Party):
             due_by = self.now + self.env.jurisdiction.correction_limit
             self.db.execute(
                 "INSERT INTO disputes VALUES (?,?,?,?,?,?,'open',NULL,NULL)",
-                (dispute_id, subject, account, period, _iso(self.now), _iso(due_by)))
+                (dispute_id, subject, account, period, utc_iso(self.now), utc_iso(due_by)))
             self.db.execute("UPDATE records SET disputed = 1 WHERE subject_id = ? AND account = ?"
                             " AND period = ?", (subject, account, period))
         self.journal("dispute_opened", dispute_id=dispute_id, account=account, period=period,
                      due_by=due_by)
         if not self.defect("dispute_never_resolved"):
             self.timer(self.now + _VERIFY_AFTER, self._verify, dispute_id)
-        return Response(201, {"dispute_id": dispute_id, "status": "open", "due_by": _iso(due_by)})
+        return Response(201, {"dispute_id": dispute_id, "status": "open",
+                              "due_by": utc_iso(due_by)})
 
     def op_get_dispute(self, body: Body, headers: Mapping[str, str]) -> Response:
         row = self.db.execute(
@@ -155,8 +155,7 @@ class Bureau(Party):
         if reply.ok and reply.response is not None:
             self._resolve(dispute_id, subject, account, period, reply.response.body["records"])
             return
-        definitive = reply.status is not None and 400 <= reply.status < 500 and \
-            reply.status not in (408, 409, 429)
+        definitive = refused_for_good(reply.status)
         last_chance = datetime.fromisoformat(due_by) - _VERIFY_RETRY
         if definitive or self.now + _VERIFY_RETRY > last_chance:
             self._resolve(dispute_id, subject, account, period, None)
@@ -166,7 +165,7 @@ class Bureau(Party):
     def _resolve(self, dispute_id: str, subject: str, account: str, period: str,
                  verified: list[dict[str, object]] | None) -> None:
         """Apply the furnisher's answer, or delete what could not be verified."""
-        now = _iso(self.now)
+        now = utc_iso(self.now)
         changed = 0
         with self.db:
             if verified is None:
@@ -216,7 +215,7 @@ class Bureau(Party):
             self.db.execute(
                 "INSERT INTO queries (requester, purpose, consent_ref, subject_id, at, allowed)"
                 " VALUES (?,?,?,?,?,?)",
-                (body["requester"], purpose, consent, body["subject_id"], _iso(self.now),
+                (body["requester"], purpose, consent, body["subject_id"], utc_iso(self.now),
                  int(allowed)))
         self.journal("queried", requester=body["requester"], purpose=purpose, allowed=allowed)
         if not allowed:

@@ -1,6 +1,6 @@
 """The reference platform: the borrower's app, which captures repayments and forwards them.
 
-Reference behaviour (DESIGN §7): a repayment is captured (its value time is
+Reference behaviour (README, "Reference behaviour"): a repayment is captured (its value time is
 the capture instant), written with its outbox entry in one transaction,
 forwarded to the bank with the payment id as the idempotency key, retried with
 capped exponential backoff until acknowledged; every day at 01:00 a
@@ -17,10 +17,11 @@ from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
 from typing import NamedTuple
 
-from simulator.clock import UTC
-from simulator.links import Body, Reply, Response
+from simulator.core.instants import utc_iso
+from simulator.engine.links import Body, Reply, Response
 from simulator.parties.base import Env, Operation, Party, Problem
-from simulator.scenario import PlatformPolicy
+from simulator.parties.outbox import backoff, refused_for_good
+from simulator.scenarios.model import PlatformPolicy
 
 __all__ = ["Platform"]
 
@@ -54,9 +55,6 @@ CREATE TABLE notices (
 );
 """
 
-
-def _iso(instant: datetime) -> str:
-    return instant.astimezone(UTC).isoformat()
 
 
 class _Pending(NamedTuple):
@@ -118,7 +116,7 @@ class Platform(Party):
         if borrower is None:
             raise Problem(404, "Unknown loan", f"no loan {loan_id}")
         now = self.now
-        value_time = _iso(now)
+        value_time = utc_iso(now)
         local_day = now.astimezone(self.env.clock.tz).date().isoformat()
         payment_id = f"PAY{self._payments + 1:08d}"
         with self.db:
@@ -130,7 +128,7 @@ class Platform(Party):
                 self._memory_outbox[payment_id] = 0
             else:
                 self.db.execute("INSERT INTO outbox VALUES (?,0,?)",
-                                (payment_id, _iso(now + self.policy.forward_after)))
+                                (payment_id, utc_iso(now + self.policy.forward_after)))
             self.env.funds.capture(borrower, loan_id, amount, now, payment_id)
         self._payments += 1
         self.journal("captured", payment_id=payment_id, loan_id=loan_id, amount=amount)
@@ -161,14 +159,14 @@ class Platform(Party):
         with self.db:
             self.db.execute(
                 "INSERT INTO notices (loan_id, installment, kind, at) VALUES (?,?,?,?)",
-                (body["loan_id"], body["installment"], body["kind"], _iso(self.now)))
+                (body["loan_id"], body["installment"], body["kind"], utc_iso(self.now)))
         return Response(204, {})
 
     # -- forwarding --------------------------------------------------------------
     def _forward(self, pending: _Pending) -> None:
         """Forward one repayment to the bank (a timer set at capture, on retry or recovery)."""
         payment_id = pending.payment_id
-        value_time = _iso(self.now) if self.defect("value_time_is_send_time") else \
+        value_time = utc_iso(self.now) if self.defect("value_time_is_send_time") else \
             pending.value_time
         key = payment_id
         if pending.attempts and self.defect("new_key_per_retry"):
@@ -193,7 +191,7 @@ class Platform(Party):
             self._memory_outbox.pop(payment_id, None)
             return
         status = reply.status
-        if status is not None and 400 <= status < 500 and status not in (408, 409, 429):
+        if status is not None and refused_for_good(status):
             self._refund(payment_id, pending.amount, status)
             return
         if self.defect("no_retry"):
@@ -211,14 +209,11 @@ class Platform(Party):
         else:
             with self.db:
                 self.db.execute("UPDATE outbox SET attempts = ?, next_at = ? WHERE payment_id = ?",
-                                (attempts, _iso(next_at), payment_id))
+                                (attempts, utc_iso(next_at), payment_id))
         self.timer(next_at, self._forward, pending._replace(attempts=attempts))
 
     def _backoff(self, attempts: int) -> timedelta:
-        first, cap = self.policy.retry_first, self.policy.retry_max
-        if attempts > 40:
-            return cap
-        return min(first * (1 << (attempts - 1)), cap)
+        return backoff(attempts, self.policy.retry_first, self.policy.retry_max)
 
     def _refund(self, payment_id: str, amount: int, status: int) -> None:
         """The bank refused the repayment for good: give the borrower the money back."""
@@ -248,7 +243,7 @@ class Platform(Party):
         business_date = self.env.clock.local().date() - timedelta(days=1)
         with self.db:
             self.db.execute("INSERT OR IGNORE INTO reconciliation VALUES (?, 'pending', 0, ?)",
-                            (business_date.isoformat(), _iso(self.now)))
+                            (business_date.isoformat(), utc_iso(self.now)))
         self._send_reconciliation(business_date.isoformat())
         self._schedule_reconciliation()
 
@@ -287,7 +282,7 @@ class Platform(Party):
         with self.db:
             self.db.execute(
                 "UPDATE reconciliation SET attempts = ?, next_at = ? WHERE business_date = ?",
-                (attempts, _iso(next_at), business_date))
+                (attempts, utc_iso(next_at), business_date))
         self.timer(next_at, self._send_reconciliation, business_date)
 
     # -- lifecycle ---------------------------------------------------------------
@@ -313,7 +308,7 @@ class Platform(Party):
         with self.db:
             while day <= last_due:
                 self.db.execute("INSERT OR IGNORE INTO reconciliation VALUES (?,'pending',0,?)",
-                                (day.isoformat(), _iso(self.now)))
+                                (day.isoformat(), utc_iso(self.now)))
                 day += timedelta(days=1)
         for (business_date,) in self.db.execute(
                 "SELECT business_date FROM reconciliation WHERE status = 'pending'"

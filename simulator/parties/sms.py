@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from simulator.clock import UTC
-from simulator.links import Body, Response
+from simulator.core.instants import utc_iso
+from simulator.engine.links import Body, Response
 from simulator.parties.base import Operation, Party, Problem
 
 __all__ = ["Sms"]
@@ -32,7 +32,7 @@ class Sms(Party):
         messages = body["messages"]
         if not isinstance(messages, list) or not messages:
             raise Problem(422, "No messages", "messages must be a non-empty list")
-        at = self.now.astimezone(UTC).isoformat()
+        at = utc_iso(self.now)
         rows = [(at, body["sender"], m["borrower"], m["phone"], m.get("loan_id"),
                  m.get("installment"), m["reason"], m["text"]) for m in messages]
         with self.db:

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.parties.worlds import MakeWorld, world_factory
+from tests.support.worlds import MakeWorld, world_factory
 
 
 @pytest.fixture

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
-from simulator.calendars import local_midnight
-from simulator.clock import UTC
-from simulator.journal import Entry
-from simulator.parties.bank import to_us
-from simulator.world import World
-from tests.parties.worlds import (
+from simulator.core.calendars import local_midnight
+from simulator.core.instants import to_us
+from simulator.engine.journal import Entry
+from simulator.world.world import World
+from tests.support.worlds import (
     LOAN,
     MakeWorld,
     advance,

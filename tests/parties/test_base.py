@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from simulator.calendars import jurisdiction
-from simulator.clock import UTC, Clock, Scheduler
-from simulator.journal import Journal
-from simulator.links import Response
+from simulator.core.calendars import jurisdiction
+from simulator.core.clock import Clock, Scheduler
+from simulator.core.rng import Streams
+from simulator.engine.journal import Journal
+from simulator.engine.links import Response
 from simulator.parties.base import Env, Funds, Party, Problem, problem
-from simulator.rng import Streams
 
 START = datetime(2026, 2, 1, 13, 0, tzinfo=UTC)
 

@@ -6,8 +6,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from simulator.world import World
-from tests.parties.worlds import (
+from simulator.world.world import World
+from tests.support.worlds import (
     LOAN,
     MakeWorld,
     advance,

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from simulator.clock import UTC
-from simulator.parties.bank import to_us
-from simulator.world import World
-from tests.parties.worlds import (
+from simulator.core.instants import to_us
+from simulator.world.world import World
+from tests.support.worlds import (
     LOAN,
     MakeWorld,
     advance,

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from tests.parties.worlds import LOAN, MakeWorld, advance, begin, entries, instant
+from tests.support.worlds import LOAN, MakeWorld, advance, begin, entries, instant
 
 
 def test_send_batch_records_each_message(make_world: MakeWorld) -> None:

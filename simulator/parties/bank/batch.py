@@ -1,0 +1,204 @@
+"""The bank's day-end batch (COB) and the reconciliation files it waits for.
+
+The batch runs at ``batch_at`` for the previous business date in two stages:
+*classify* (days past due, penalty interest of every unpaid installment), then
+*act* (overdue text messages, bureau delinquencies) — but only once that
+day's reconciliation file from the platform has arrived, or after
+``recon_max_wait``. A repayment listed in a file with an on-time value time
+counts as paid while its transfer is pending. CN reports every night from 1
+day past due, plus a monthly status of every installment due; US reports
+monthly, delinquent from 30 days past due.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from simulator.core.instants import from_us, to_us
+from simulator.engine.links import Body, Response
+from simulator.parties.bank.base import ACT_DELAY, BankBase, penalty_interest
+from simulator.parties.base import Problem
+
+__all__ = ["DayEndBatch"]
+
+
+class DayEndBatch(BankBase):
+    """Reconciliation files and the two-stage day-end batch."""
+
+    def op_submit_reconciliation(self, body: Body, headers: Mapping[str, str]) -> Response:
+        business_date = body["business_date"]
+        entries = body["entries"]
+        if len(entries) != body["count"] or sum(e["amount"] for e in entries) != body["total"]:
+            raise Problem(422, "Inconsistent file", "count or total does not match the entries")
+        if self.db.execute("SELECT 1 FROM reconciliation_files WHERE business_date = ?",
+                           (business_date,)).fetchone():
+            return self.op_get_reconciliation(body, headers)
+        posted = {
+            row[0] for row in self.db.execute(
+                "SELECT payment_id FROM postings WHERE payment_id IN (SELECT value FROM"
+                " json_each(?))", (json.dumps([e["payment_id"] for e in entries]),))
+        }
+        pending = [
+            (e["payment_id"], e["loan_id"], e["amount"],
+             to_us(datetime.fromisoformat(e["value_time"])), "reconciliation")
+            for e in entries if e["payment_id"] not in posted
+        ]
+        refunded = [(r["payment_id"],) for r in body.get("refunds", [])]
+        with self.db:
+            self.db.executemany("INSERT OR IGNORE INTO in_transit VALUES (?,?,?,?,?)", pending)
+            self._in_transit_rows = None  # recounted when next needed
+            # a repayment the platform gave back will never arrive: it covers nothing now
+            self._forget_in_transit([payment_id for (payment_id,) in refunded])
+            self.db.execute("INSERT INTO reconciliation_files VALUES (?,?,?,?,?,?)",
+                            (business_date, to_us(self.now), len(entries), body["total"],
+                             len(entries) - len(pending), len(pending)))
+        self.journal("reconciliation_received", business_date=business_date,
+                     count=len(entries), in_transit=len(pending))
+        stage = self.db.execute("SELECT stage FROM cob WHERE business_date = ?",
+                                (business_date,)).fetchone()
+        if stage is not None and stage[0] == "waiting":
+            self.timer(self.now, self._act, business_date)
+        return self.op_get_reconciliation(body, headers)
+
+    def op_get_reconciliation(self, body: Body, headers: Mapping[str, str]) -> Response:
+        row = self.db.execute(
+            "SELECT count, total, matched, in_transit FROM reconciliation_files"
+            " WHERE business_date = ?", (body["business_date"],)).fetchone()
+        if row is None:
+            raise Problem(404, "Unknown file",
+                          f"no reconciliation file for {body['business_date']}")
+        return Response(200, {"business_date": body["business_date"], "count": row[0],
+                              "total": row[1], "matched": row[2], "in_transit": row[3],
+                              "status": "received"})
+
+    def _next_batch_instant(self) -> datetime:
+        local_now = self.env.clock.local()
+        today = datetime.combine(local_now.date(), self.policy.batch_at, tzinfo=self._tz)
+        return today if today > local_now else today + timedelta(days=1)
+
+    def _daily_batch(self) -> None:
+        self._run_batch(self.env.clock.local().date() - timedelta(days=1))
+        self.timer(self._next_batch_instant(), self._daily_batch)
+
+    def _run_batch(self, business_date: date) -> None:
+        """Stage 1, classify: days past due and penalty interest of every unpaid installment."""
+        if business_date < self._first_business_date:
+            return
+        day = business_date.isoformat()
+        if self.db.execute("SELECT 1 FROM cob WHERE business_date = ?", (day,)).fetchone():
+            return
+        self._cob_running = True
+        ordinal = business_date.toordinal()
+        updates = []
+        for loan_id, number, principal, grace_end, _due_end_us, max_dpd in self.db.execute(
+            "SELECT loan_id, number, principal, grace_end, due_end_us, max_dpd FROM installments"
+            " WHERE settled_us IS NULL AND grace_end <= ?", (ordinal,)
+        ).fetchall():
+            rate = self._rate(loan_id) or Decimal(0)
+            dpd = ordinal + 1 - grace_end
+            penalty = penalty_interest(principal, rate, dpd)
+            updates.append((max(max_dpd, dpd), penalty, loan_id, number))
+        with self.db:
+            self.db.executemany(
+                "UPDATE installments SET max_dpd = ?, penalty_charged = ?, attention = 1"
+                " WHERE loan_id = ? AND number = ?", updates)
+            self.db.execute("INSERT INTO cob VALUES (?, 'classified', ?)", (day, to_us(self.now)))
+        self.journal("batch_classified", business_date=day, overdue=len(updates))
+        self.timer(self.now + ACT_DELAY, self._gate, day)
+
+    def _gate(self, day: str) -> None:
+        """Stage 2: act now if the day's reconciliation file is in, else wait for it."""
+        self._cob_running = False
+        received = self.db.execute("SELECT 1 FROM reconciliation_files WHERE business_date = ?",
+                                   (day,)).fetchone()
+        if received or self.defect("reports_without_reconciliation"):
+            self._act(day)
+            return
+        with self.db:
+            self.db.execute("UPDATE cob SET stage = 'waiting' WHERE business_date = ?", (day,))
+        self.journal("batch_waiting", business_date=day)
+        (classified_us,) = self.db.execute(
+            "SELECT classified_us FROM cob WHERE business_date = ?", (day,)).fetchone()
+        self.timer(from_us(classified_us) + self.policy.recon_max_wait, self._act, day)
+
+    def _act(self, day: str) -> None:
+        """Send overdue warnings and bureau records for business date ``day``."""
+        stage = self.db.execute("SELECT stage FROM cob WHERE business_date = ?", (day,)).fetchone()
+        if stage is None or stage[0] == "acted":
+            return
+        business_date = date.fromisoformat(day)
+        ordinal = business_date.toordinal()
+        received = self.db.execute("SELECT 1 FROM reconciliation_files WHERE business_date = ?",
+                                   (day,)).fetchone() is not None
+        month_end = (business_date + timedelta(days=1)).day == 1
+        messages: list[dict[str, Any]] = []
+        records: list[dict[str, Any]] = []
+        notices: list[tuple[str, int]] = []
+        report_daily = self._threshold <= 1
+        suppress = self.defect("suppresses_delinquency")
+        with self.db:
+            overdue = self.db.execute(
+                "SELECT i.loan_id, i.number, i.period, i.due_end_us, i.max_dpd, i.warned,"
+                " i.reported, l.borrower, l.phone, l.subject_id, i.settled_us IS NULL"
+                " FROM installments i JOIN loans l USING (loan_id)"
+                " WHERE i.attention = 1 AND i.max_dpd >= 1 AND i.grace_end <= ?"
+                " AND (i.settled_us IS NULL OR i.settled_us >= i.due_end_us)"
+                " ORDER BY i.loan_id, i.number", (ordinal,)).fetchall()
+            done = []
+            for (loan_id, number, period, due_end_us, max_dpd, warned, reported, borrower, phone,
+                 subject, unpaid) in overdue:
+                if unpaid and self._covered(loan_id, number, due_end_us):
+                    done.append((loan_id, number))
+                    continue
+                if not warned and unpaid:
+                    messages.append({"borrower": borrower, "phone": phone, "loan_id": loan_id,
+                                     "installment": number, "reason": "overdue_warning",
+                                     "text": f"Installment {number} of loan {loan_id} is overdue."})
+                    notices.append((loan_id, number))
+                    self.db.execute("UPDATE installments SET warned = 1 WHERE loan_id = ?"
+                                    " AND number = ?", (loan_id, number))
+                delinquent = max_dpd >= self._threshold and (report_daily or month_end)
+                if not unpaid and max_dpd >= self._threshold and reported != "overdue" \
+                        and not delinquent and not suppress:
+                    continue  # settled late: it waits for the monthly report
+                done.append((loan_id, number))
+                if delinquent and reported != "overdue" and not suppress:
+                    records.append({"subject_id": subject, "account": loan_id,
+                                    "installment": number, "period": period,
+                                    "status": "overdue", "days_past_due": max_dpd,
+                                    "correction": False})
+                    self.db.execute("UPDATE installments SET reported = 'overdue'"
+                                    " WHERE loan_id = ? AND number = ?", (loan_id, number))
+            self.db.executemany("UPDATE installments SET attention = 0 WHERE loan_id = ?"
+                                " AND number = ?", done)
+            if month_end:
+                current = self.db.execute(
+                    "SELECT i.loan_id, i.number, i.period, l.subject_id FROM installments i"
+                    " JOIN loans l USING (loan_id) WHERE i.reported IS NULL AND i.due_date <= ?"
+                    " ORDER BY i.loan_id, i.number", (day,)).fetchall()
+                records.extend(
+                    {"subject_id": subject, "account": loan_id, "installment": number,
+                     "period": period, "status": "current", "days_past_due": 0,
+                     "correction": False}
+                    for loan_id, number, period, subject in current)
+                self.db.execute("UPDATE installments SET reported = 'current'"
+                                " WHERE reported IS NULL AND due_date <= ?", (day,))
+            if messages:
+                self.outbox.enqueue("bank->sms", "send_batch",
+                              {"sender": "bank", "messages": messages}, ref=day)
+            for loan_id, number in notices:
+                self.outbox.enqueue("bank->platform", "installment_overdue",
+                              {"loan_id": loan_id, "installment": number, "kind": "overdue"},
+                              ref=loan_id)
+            if records:
+                self.outbox.enqueue("bank->bureau", "submit_reports",
+                              {"furnisher": "bank", "records": records}, ref=day)
+            self.db.execute("UPDATE cob SET stage = 'acted' WHERE business_date = ?", (day,))
+        self.journal("batch_acted", business_date=day, reconciled=received,
+                     warnings=len(messages), reports=len(records))
+        if messages or records or notices:
+            self.outbox.schedule(self.now)

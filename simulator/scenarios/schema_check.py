@@ -1,0 +1,167 @@
+"""A scenario document checked against its schema (loading, stage 2).
+
+:func:`validate_document` checks a document against
+``contracts/scenario.schema.json`` (JSON Schema 2020-12), whose ``x-expected``
+and ``x-messages`` annotations word the messages, and reports the first
+mistake in file order as a :class:`~simulator.core.errors.ScenarioError`.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from decimal import Decimal
+from typing import Any, cast
+
+from jsonschema import Draft202012Validator, ValidationError
+
+from simulator.core.errors import ScenarioError
+from simulator.core.locator import contract_path
+from simulator.scenarios.positions import (
+    Location,
+    YamlMapping,
+    key_path,
+    line_of,
+    show_value,
+    value_name,
+)
+
+__all__ = ["validate_document"]
+@functools.cache
+def _validator() -> Draft202012Validator:
+    with contract_path("scenario.schema.json").open(encoding="utf-8") as stream:
+        schema = json.load(stream, parse_float=Decimal)
+    return Draft202012Validator(schema)
+
+
+_TYPE_WORDS = {
+    "object": "a mapping",
+    "array": "a list",
+    "string": "text",
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true or false",
+}
+_BOUND_WORDS = {
+    "minimum": "at least",
+    "exclusiveMinimum": "more than",
+    "maximum": "at most",
+    "exclusiveMaximum": "less than",
+}
+#: Errors that say something is missing: not reported while the same mapping
+#: has an unknown key, which is likely the missing one misspelt.
+_MISSING = {"required", "minProperties"}
+
+
+class _Fields(dict[str, str]):
+    """Fields for an ``x-messages`` template; an unknown ``{name}`` stays as written."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def _location(error: ValidationError) -> Location:
+    """Where an error is: for an unknown key, the key itself."""
+    path = tuple(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        extra = _extra_keys(error)
+        if extra:
+            return (*path, extra[0])
+    if error.validator == "uniqueItems" and isinstance(error.instance, list):
+        return (*path, _first_repeated(error.instance)[0])
+    return path
+
+
+def _extra_keys(error: ValidationError) -> list[str]:
+    schema = cast(dict[str, Any], error.schema)
+    known = schema.get("properties", {})
+    return [key for key in cast(dict[str, Any], error.instance) if key not in known]
+
+
+def _is_missing(error: ValidationError) -> bool:
+    if error.validator == "oneOf":
+        return bool(error.context)  # none matched, rather than several
+    return error.validator in _MISSING
+
+
+def _choose(errors: list[ValidationError], document: YamlMapping) -> ValidationError:
+    """The error to report: the first in file order, the deepest first on one line.
+
+    "Missing 'link'" gives way to "unknown key 'lnk'" in the same mapping.
+    """
+    located = [(error, _location(error)) for error in errors]
+    with_unknown_keys = {tuple(error.absolute_path) for error, _ in located
+                         if error.validator == "additionalProperties"}
+    reportable = [
+        (error, location) for error, location in located
+        if not (_is_missing(error) and location in with_unknown_keys)
+    ]
+    return min(reportable, key=lambda pair: (line_of(document, pair[1]), -len(pair[1])))[0]
+
+
+def _first_repeated(items: list[Any]) -> tuple[int, Any]:
+    """(index, item) of the first item equal to an earlier one."""
+    seen: list[Any] = []  # a list: items may be unhashable mappings
+    for index, item in enumerate(items):
+        if item in seen:
+            return index, item
+        seen.append(item)
+    return len(items), None
+
+
+def _message(error: ValidationError, location: Location) -> str:
+    schema: dict[str, Any] = error.schema if isinstance(error.schema, dict) else {}
+    keyword: Any = error.validator  # None for a `false` subschema
+    validator = str(keyword)
+    name = value_name(location)
+    instance: Any = error.instance
+    custom = schema.get("x-messages", {}).get(validator)
+    if custom is not None:
+        fields = _Fields({key: str(value) for key, value in instance.items()}
+                         if isinstance(instance, dict) else {})
+        text = str(custom).format_map(fields)
+        if validator == "oneOf":
+            text += " (got neither)" if error.context else " (got both)"
+        return text
+    expected: str | None = schema.get("x-expected")
+    value: Any = error.validator_value
+    if validator == "additionalProperties":
+        known = ", ".join(schema.get("properties", {}))
+        return f"unknown key {location[-1]!r} (expected one of: {known})"
+    if validator == "required":
+        missing = [key for key in value if key not in instance]
+        return f"missing required key {missing[0]!r}"
+    if validator == "type" and expected is None:
+        types = value if isinstance(value, list) else [value]
+        expected = " or ".join(_TYPE_WORDS.get(str(t), str(t)) for t in types)
+    elif validator == "enum" and expected is None:
+        expected = "one of " + ", ".join(str(choice) for choice in value)
+    elif validator in _BOUND_WORDS and expected is None:
+        expected = f"{_BOUND_WORDS[validator]} {show_value(value)}"
+    elif validator == "minLength":
+        return f"{name!r} must not be empty"
+    elif validator == "maxLength":
+        return f"{name!r} must be at most {value} characters (got {len(instance)})"
+    elif validator == "minItems":
+        return f"{name!r} must list at least {value} item{'s' if value != 1 else ''}"
+    elif validator == "uniqueItems":
+        repeated = show_value(_first_repeated(instance)[1])
+        return f"{value_name(location[:-1])!r} lists {repeated} twice"
+    elif validator == "maxProperties":
+        return f"{name!r} must have at most {value} keys"
+    elif validator == "minProperties":
+        return f"{name!r} must have at least {value} keys"
+    elif keyword is None:
+        return f"{name!r} is not allowed here"
+    if expected is not None:
+        return f"{name!r} must be {expected} (got {show_value(instance)})"
+    return f"{name!r}: {error.message}"
+
+
+def validate_document(document: YamlMapping, file: str | None) -> None:
+    errors = list(_validator().iter_errors(document))
+    if errors:
+        error = _choose(errors, document)
+        location = _location(error)
+        raise ScenarioError(_message(error, location), file=file,
+                            line=line_of(document, location), key=key_path(location))

@@ -1,0 +1,164 @@
+"""Scenario YAML read with positions and without floats (loading, stage 1).
+
+The loader records the (1-based) line of every mapping key and sequence item,
+so every later message can say ``file:line``. It never produces a ``float``: a
+number with a fraction or an exponent becomes a :class:`~decimal.Decimal` from
+its text. Timestamps stay text (they are read later in the jurisdiction's time
+zone), and so do YAML 1.1 curiosities such as ``00:30`` (sexagesimal 30) and
+``010`` (octal 8). A key written twice in one mapping is an error.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from decimal import Decimal, InvalidOperation
+
+import yaml
+from yaml.reader import ReaderError
+
+from simulator.core.errors import ScenarioError
+from simulator.scenarios.positions import (
+    Location,
+    YamlMapping,
+    YamlSequence,
+    describe,
+    key_path,
+    show_value,
+)
+
+__all__ = ["parse_yaml"]
+
+
+
+
+def _line(node: yaml.Node) -> int:
+    return node.start_mark.line + 1
+
+
+class _Loader(yaml.SafeLoader):
+    def __init__(self, text: str, file: str | None) -> None:
+        super().__init__(text)
+        self.file = file
+
+    def problem(self, message: str, node: yaml.Node) -> ScenarioError:
+        return ScenarioError(message, file=self.file, line=_line(node))
+
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_PLAIN_INT = re.compile(r"[-+]?(?:0|[1-9][0-9_]*)")
+
+
+def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> Iterator[YamlMapping]:
+    data = YamlMapping()
+    yield data
+    first_seen: dict[str, int] = {}
+    for key_node, _ in node.value:
+        if key_node.tag != _MERGE_TAG and isinstance(key_node, yaml.ScalarNode):
+            if key_node.value in first_seen and data.repeated is None:
+                data.repeated = (key_node.value, _line(key_node), first_seen[key_node.value])
+            first_seen.setdefault(key_node.value, _line(key_node))
+    loader.flatten_mapping(node)  # merge keys (<<: *anchor) first, own keys override
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if not isinstance(key, str):
+            shown = show_value(key)
+            if isinstance(key_node, yaml.ScalarNode) and shown != key_node.value:
+                shown = f"{key_node.value}, which YAML reads as {shown}; quote it"
+            raise loader.problem(f"keys must be names (got {shown})", key_node)
+        data[key] = loader.construct_object(value_node, deep=False)
+        data.key_lines[key] = _line(key_node)
+
+
+def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> Iterator[YamlSequence]:
+    data = YamlSequence([_line(child) for child in node.value])
+    yield data
+    data.extend(loader.construct_object(child, deep=False) for child in node.value)
+
+
+def _construct_int(loader: _Loader, node: yaml.ScalarNode) -> int | str:
+    text = str(node.value)
+    # Only plain decimal integers: 0x1F, 010 (octal!) and 1:30 (base 60!) stay text.
+    return int(text.replace("_", "")) if _PLAIN_INT.fullmatch(text) else text
+
+
+def _construct_decimal(loader: _Loader, node: yaml.ScalarNode) -> Decimal | str:
+    text = str(node.value)
+    if ":" in text:  # YAML 1.1 base-60 number, e.g. 1:30.5
+        return text
+    if text.lower().lstrip("+-") in (".inf", ".nan"):
+        return text  # not a number lendsim can use: the schema names the key
+    try:
+        return Decimal(text.replace("_", ""))
+    except InvalidOperation:
+        return text
+
+
+def _construct_text(loader: _Loader, node: yaml.ScalarNode) -> str:
+    return str(node.value)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
+_Loader.add_constructor("tag:yaml.org,2002:seq", _construct_sequence)
+_Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+_Loader.add_constructor("tag:yaml.org,2002:float", _construct_decimal)
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _construct_text)
+
+
+def parse_yaml(text: str, file: str | None) -> YamlMapping:
+    loader: _Loader | None = None
+    try:
+        loader = _Loader(text, file)  # checks for unprintable characters at once
+        document = loader.get_single_data()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or "malformed"
+        if "'\\t'" in problem:  # PyYAML quotes the tab it found
+            problem += " (indent with spaces, not tabs)"
+        if exc.context:
+            problem = f"{exc.context}, {problem}"
+        raise ScenarioError(f"invalid YAML: {problem}", file=file,
+                            line=mark.line + 1 if mark else None) from None
+    except ReaderError as exc:
+        character = (f"U+{exc.character:04X}" if isinstance(exc.character, int)
+                     else repr(exc.character))
+        raise ScenarioError(f"invalid YAML: {exc.reason} (got {character})",
+                            file=file, line=text.count("\n", 0, exc.position) + 1) from None
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"invalid YAML: {exc}", file=file) from None
+    except RecursionError:
+        raise ScenarioError("invalid YAML: nested too deeply", file=file) from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+    if document is None:
+        raise ScenarioError("the file is empty; a scenario is a mapping with keys such as "
+                            "scenario, summary, start, until, borrowers", file=file, line=1)
+    if not isinstance(document, YamlMapping):
+        raise ScenarioError(f"a scenario must be a mapping of keys such as scenario, summary, "
+                            f"start, until, borrowers (got {describe(document)})",
+                            file=file, line=1)
+    repeated = min(_repeated_keys(document, ()), default=None)
+    if repeated is not None:
+        line, location, first = repeated
+        raise ScenarioError(f"duplicate key {location[-1]!r} (first at line {first})",
+                            file=file, line=line, key=key_path(location))
+    return document
+
+
+def _repeated_keys(node: object, location: Location,
+                   seen: set[int] | None = None) -> Iterator[tuple[int, Location, int]]:
+    """(line, location, first line) of each key written twice in one mapping."""
+    seen = set() if seen is None else seen
+    if id(node) in seen:  # an alias, or a structure that contains itself
+        return
+    seen.add(id(node))
+    if isinstance(node, YamlMapping):
+        if node.repeated is not None:
+            key, line, first = node.repeated
+            yield line, (*location, key), first
+        for key, value in node.items():
+            yield from _repeated_keys(value, (*location, key), seen)
+    elif isinstance(node, YamlSequence):
+        for index, value in enumerate(node):
+            yield from _repeated_keys(value, (*location, index), seen)

@@ -1,0 +1,3 @@
+"""The wire: the OpenAPI contracts in ``contracts/`` compiled into validators, and request
+signing. Imports only ``core``.
+"""

@@ -1,0 +1,125 @@
+"""Running scenarios: a world per scenario, then the verdict against its expectations.
+
+A scenario **passes** when the listed invariants hold except exactly those in
+``expect.violations`` (which must be violated), and every bureau expectation —
+at a ``check`` step or at the end — holds. Under ``strict_contracts`` a payload
+that breaks its contract stops the run, and the scenario fails with the
+violation as its ``error``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from simulator.checks.facts import Violation
+from simulator.scenarios.model import Scenario
+from simulator.world.world import CheckResult, World
+
+__all__ = ["ScenarioResult", "run_scenario"]
+
+
+@dataclass
+class ScenarioResult:
+    """The verdict on one scenario run, with the evidence behind it."""
+
+    scenario: Scenario
+    defects: tuple[str, ...]
+    digest: str
+    events: int
+    seconds: float
+    violations: dict[str, list[Violation]]
+    checks: list[CheckResult]
+    evidence: dict[int, str] = field(default_factory=dict)
+    #: why the run stopped early (a contract violation under strict contracts)
+    error: str | None = None
+
+    @property
+    def id(self) -> str:
+        return self.scenario.id
+
+    @property
+    def violated(self) -> list[str]:
+        """Invariants that were violated, in catalogue order."""
+        return [name for name, found in self.violations.items() if found]
+
+    @property
+    def unexpected(self) -> list[str]:
+        """Violated invariants the scenario did not declare in ``expect.violations``."""
+        return [name for name in self.violated if name not in self.scenario.expect.violations]
+
+    @property
+    def missing(self) -> list[str]:
+        """Invariants the scenario declared must be violated, but held."""
+        return [name for name in self.scenario.expect.violations if not self.violations.get(name)]
+
+    @property
+    def failed_checks(self) -> list[CheckResult]:
+        return [check for check in self.checks if not check.holds]
+
+    @property
+    def passed(self) -> bool:
+        return not (self.error or self.unexpected or self.missing or self.failed_checks)
+
+    def reasons(self) -> list[str]:
+        """Why it failed, one line each, most important first."""
+        lines = []
+        if self.error:
+            lines.append(f"contract violated: {self.error}")
+        for name in self.unexpected:
+            found = self.violations[name]
+            lines.append(f"{name} violated {len(found)} time(s), first: {found[0].message}")
+        lines.extend(self.unmet_expectations())
+        return lines
+
+    def unmet_expectations(self) -> list[str]:
+        """Declared violations that did not happen and bureau expectations that failed."""
+        lines = [f"{name} was expected to be violated but held" for name in self.missing]
+        for check in self.failed_checks:
+            where = f" (line {check.line})" if check.line else ""
+            lines.append(f"bureau {check.borrower} {check.period}: expected {check.expected}, "
+                         f"got {check.actual} at {check.at.isoformat()}{where}")
+        return lines
+
+    def as_dict(self) -> dict[str, Any]:
+        """The report shape of README, "Command line" (plus detail fields)."""
+        file = self.scenario.file
+        return {
+            "scenario": self.id,
+            "file": str(file) if isinstance(file, Path) else file,
+            "passed": self.passed,
+            "error": self.error,
+            "defects": list(self.defects),
+            "violations": [
+                {**v.as_dict(), "expected": name in self.scenario.expect.violations,
+                 "entries": [self.evidence[s] for s in v.evidence if s in self.evidence]}
+                for name, found in self.violations.items() for v in found
+            ],
+            "unexpected": self.unexpected,
+            "missing": self.missing,
+            "checks": [
+                {"borrower": c.borrower, "period": c.period, "expected": c.expected,
+                 "actual": c.actual, "at": c.at.isoformat(), "holds": c.holds}
+                for c in self.checks
+            ],
+            "digest": self.digest,
+            "events": self.events,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def run_scenario(scenario: Scenario, defects: tuple[str, ...] = (), *,
+                 strict_contracts: bool = False) -> ScenarioResult:
+    """Build a world for ``scenario`` (with ``defects`` planted too) and run it; with
+    ``strict_contracts`` every payload is checked against its contract."""
+    began = time.perf_counter()
+    world = World(scenario, defects, strict_contracts=strict_contracts)
+    outcome = world.run(scenario.expect.invariants)
+    return ScenarioResult(
+        scenario=scenario, defects=tuple(sorted(world.defects)), digest=outcome.digest,
+        events=outcome.events, seconds=time.perf_counter() - began,
+        violations=outcome.violations, checks=outcome.checks, evidence=outcome.evidence,
+        error=outcome.error,
+    )

@@ -1,0 +1,329 @@
+"""The world: one deterministic simulation of bank, platform, bureau and SMS gateway.
+
+It wires the parties together through links, books the scenario's loans,
+plays the borrowers' behaviours and the scripted steps on virtual time, and
+at the end gathers the facts the invariants need. Everything that varies —
+time, random draws, ids, ordering — derives from the scenario's seed.
+
+With ``strict_contracts`` every payload is checked against ``contracts/``:
+each request and response crossing a link, and the calls the world makes
+itself (opening and booking loans, a payment at the bank's counter, a
+dispute at the bureau). A violation stops the run, which fails with the
+:class:`~simulator.core.errors.ContractError`'s message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from simulator.checks.facts import BureauRecord, Facts, Named, Posting, Violation
+from simulator.checks.invariants import check_all
+from simulator.checks.oracle import Oracle
+from simulator.core.calendars import jurisdiction as jurisdiction_of
+from simulator.core.clock import Clock, Scheduler
+from simulator.core.errors import ContractError
+from simulator.core.rng import Streams, derive_seed
+from simulator.core.topology import LINKS
+from simulator.engine.journal import Journal
+from simulator.engine.links import ActiveFault, Body, Link, Response
+from simulator.parties.bank import Bank
+from simulator.parties.base import Env, Funds, Party
+from simulator.parties.bureau import Bureau
+from simulator.parties.platform import Platform
+from simulator.parties.sms import Sms
+from simulator.scenarios.defects import validate_defects
+from simulator.scenarios.model import (
+    INVARIANTS,
+    Borrower,
+    Check,
+    Dispute,
+    Fault,
+    Repay,
+    Scenario,
+)
+from simulator.wire.contracts import Contracts, load_contracts
+
+__all__ = ["CheckResult", "World", "WorldOutcome"]
+
+#: the loan number the world asks the bank to book a borrower's loan under
+LOAN_ID_PREFIX = "L-"
+_PAY_WINDOW_START = 8 * 60  # 08:00 local
+_PAY_WINDOW_MINUTES = 15 * 60  # until 23:00
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """A bureau expectation compared with what the bureau held."""
+
+    borrower: str
+    period: str
+    expected: str
+    actual: str
+    at: datetime
+    line: int | None
+
+    @property
+    def holds(self) -> bool:
+        return self.expected == self.actual
+
+
+@dataclass
+class WorldOutcome:
+    """What a finished run produced."""
+
+    digest: str
+    events: int
+    violations: dict[str, list[Violation]]
+    checks: list[CheckResult]
+    evidence: dict[int, str] = field(default_factory=dict)
+    #: why the run stopped early (a contract violation); the invariants were not checked
+    error: str | None = None
+
+
+class World:
+    """Build with a scenario (and extra defects), then :meth:`run`."""
+
+    def __init__(self, scenario: Scenario, defects: tuple[str, ...] = (), *,
+                 strict_contracts: bool = False) -> None:
+        self.scenario = scenario
+        self.defects = frozenset(validate_defects(
+            (*scenario.defects, *defects), where=str(scenario.file or scenario.id)))
+        self.jurisdiction = jurisdiction_of(scenario.jurisdiction)
+        self.clock = Clock(scenario.start, self.jurisdiction.tz)
+        self.scheduler = Scheduler(self.clock)
+        self.journal = Journal(self.clock)
+        self.streams = Streams(scenario.seed)
+        self.oracle = Oracle(scenario.borrowers, scenario.bank, self.jurisdiction)
+        self.checks: list[CheckResult] = []
+        self.links: dict[str, Link] = {}
+        env = Env(
+            clock=self.clock, scheduler=self.scheduler, journal=self.journal,
+            streams=self.streams, jurisdiction=self.jurisdiction, defects=self.defects,
+            funds=Funds(self._captured, self._refunded), links=self.links,
+        )
+        first_day = self.clock.local().date()
+        self.bank = Bank(env, scenario.bank, first_day)
+        self.platform = Platform(env, scenario.platform, first_day)
+        self.bureau = Bureau(env)
+        self.sms = Sms(env)
+        self.parties: dict[str, Party] = {
+            "bank": self.bank, "platform": self.platform, "bureau": self.bureau, "sms": self.sms,
+        }
+        for name, ends in LINKS.items():
+            self.links[name] = Link(name, self.parties[ends.target], self.scheduler, self.journal,
+                                    self.streams.get(f"link:{name}").random)
+        self.contracts: Contracts | None = load_contracts() if strict_contracts else None
+        if self.contracts is not None:
+            for name, link in self.links.items():
+                link.validate = self.contracts.guard(LINKS[name].target, link=name)
+        self._borrowers = {b.id: b for b in scenario.borrowers}
+
+    # -- the payment network reports to the oracle ----------------------------------------
+    def _captured(self, borrower: str, loan_id: str, amount: int, at: datetime,
+                  payment_id: str) -> None:
+        self.oracle.capture(borrower, loan_id, amount, at, payment_id)
+
+    def _refunded(self, payment_id: str, amount: int, at: datetime) -> None:
+        self.oracle.refund(payment_id, amount, at)
+
+    # -- calls that cross no link ------------------------------------------------------------
+    def _serve(self, party: Party, operation: str, body: Body) -> Response:
+        """A borrower at a party's own desk (the bank's counter, the bureau): no link, but
+        under strict contracts the same checks as on a link."""
+        contracts = self.contracts
+        if contracts is not None:
+            contracts.validate_request(party.name, operation, body, {})
+        response = party.handle(operation, body, {})
+        if contracts is not None:
+            contracts.validate_response(party.name, operation, response.status, response.body)
+        return response
+
+    # -- setting up ------------------------------------------------------------------------
+    def _open_books(self) -> None:
+        """Book each loan at the bank (in bulk: the bank takes each as a ``book_loan`` body
+        and answers its loan id), then open it in the app under that id."""
+        loans = []
+        contracts = self.contracts
+        for borrower in self.scenario.borrowers:
+            terms = borrower.loan
+            loan = {
+                "loan_id": f"{LOAN_ID_PREFIX}{borrower.id}", "borrower": borrower.id,
+                "subject_id": borrower.id_number, "name": borrower.name, "phone": borrower.phone,
+                "principal": terms.principal, "annual_rate": str(terms.annual_rate),
+                "months": terms.months, "method": terms.method,
+                "disbursed": terms.disbursed.isoformat(),
+            }
+            if contracts is not None:
+                contracts.validate_request("bank", "book_loan", loan, {})
+            loans.append(loan)
+        booked = self.bank.book(loans)
+        for borrower, loan_id in zip(self.scenario.borrowers, booked, strict=True):
+            self.oracle.open_account(borrower.id, loan_id)
+            terms = borrower.loan
+            # the app keeps only what it needs: no ID number, name or rate
+            self._serve(self.platform, "open_loan", {
+                "loan_id": loan_id, "borrower": borrower.id, "phone": borrower.phone,
+                "principal": terms.principal, "months": terms.months,
+                "disbursed": terms.disbursed.isoformat(),
+            })
+
+    def _install_fault(self, fault: Fault) -> None:
+        detail: dict[str, Any] = {"kind": fault.kind, "until": fault.end}
+        if fault.kind == "crash":
+            assert fault.party is not None
+            party = self.parties[fault.party]
+            detail["party"] = fault.party
+            self.scheduler.at(fault.start, self._fault_event, "fault.started", detail, party.crash)
+            self.scheduler.at(fault.end, self._fault_event, "fault.ended", detail, party.restart)
+            return
+        assert fault.link is not None
+        detail["link"] = fault.link
+        self.links[fault.link].add_fault(ActiveFault(
+            kind=fault.kind, start=fault.start, end=fault.end, by=fault.by,
+            status=fault.status or 503,
+            rate=fault.rate if fault.rate is not None else Decimal(1)))
+        self.scheduler.at(fault.start, self._fault_event, "fault.started", detail, None)
+        self.scheduler.at(fault.end, self._fault_event, "fault.ended", detail, None)
+
+    def _fault_event(self, kind: str, detail: dict[str, Any],
+                     action: Callable[[], None] | None) -> None:
+        self.journal.append(kind, "world", **detail)
+        if action is not None:
+            action()
+
+    def _schedule_behaviours(self) -> None:
+        for borrower in self.scenario.borrowers:
+            if borrower.pays.kind in ("on_due_date", "early", "late"):
+                self._schedule_habit(borrower, 1)
+
+    def _habit_instant(self, borrower: Borrower, number: int) -> datetime:
+        inst = self.oracle.installment(borrower.id, number)
+        offset = {"on_due_date": 0, "early": -borrower.pays.days,
+                  "late": borrower.pays.days}[borrower.pays.kind]
+        day = inst.due_date + timedelta(days=offset)
+        minute = _PAY_WINDOW_START + derive_seed(
+            self.scenario.seed, f"pays:{borrower.id}:{number}") % _PAY_WINDOW_MINUTES
+        return datetime.combine(day, time(minute // 60, minute % 60), tzinfo=self.clock.tz)
+
+    def _schedule_habit(self, borrower: Borrower, number: int) -> None:
+        if number > borrower.loan.months:
+            return
+        self.scheduler.at(self._habit_instant(borrower, number), self._habit, borrower, number)
+
+    def _habit(self, borrower: Borrower, number: int) -> None:
+        self._repay(Repay(borrower.id, number))
+        self._schedule_habit(borrower, number + 1)
+
+    # -- borrower actions and checks ------------------------------------------------------
+    def _repay(self, step: Repay) -> None:
+        due = self.oracle.amount_due(step.borrower, step.installment, self.clock.now)
+        amount = step.amount if step.amount is not None else due - (step.short_by or 0)
+        loan_id = self.oracle.loan_of(step.borrower)
+        if amount <= 0:
+            self.journal.append("borrower.nothing_due", "borrower", borrower=step.borrower,
+                                installment=step.installment)
+            return
+        body = {"loan_id": loan_id, "amount": amount}
+        if step.via == "bank":
+            if self.bank.up:
+                self._serve(self.bank, "pay_at_counter", body)
+            else:
+                self.journal.append("borrower.refused", "borrower", borrower=step.borrower,
+                                    why="bank is down")
+            return
+        self.links["borrower->platform"].call("repay", body, ref=step.borrower)
+
+    def _dispute(self, step: Dispute) -> None:
+        borrower = self._borrowers[step.borrower]
+        body = {"subject_id": borrower.id_number, "account": self.oracle.loan_of(borrower.id),
+                "period": step.period}
+        self.journal.append("borrower.dispute", "borrower", borrower=step.borrower,
+                            period=step.period)
+        if self.bureau.up:
+            self._serve(self.bureau, "open_dispute", body)
+        else:
+            self.journal.append("borrower.refused", "borrower", borrower=step.borrower,
+                                why="bureau is down")
+
+    def _check(self, step: Check, line: int | None) -> None:
+        for expectation in step.bureau:
+            actual = self.bureau.read_period_status(
+                self._borrowers[expectation.borrower].id_number,
+                self.oracle.loan_of(expectation.borrower), expectation.period)
+            result = CheckResult(expectation.borrower, expectation.period, expectation.status,
+                                 actual, self.clock.local(), expectation.line or line)
+            self.checks.append(result)
+            self.journal.append("check.bureau", "world", borrower=expectation.borrower,
+                                period=expectation.period, expected=expectation.status,
+                                actual=actual, holds=result.holds)
+
+    # -- running -------------------------------------------------------------------------
+    def start(self) -> None:
+        """Open the books, start every party and schedule the steps and behaviours."""
+        scenario = self.scenario
+        self.journal.append("world.started", "world", scenario=scenario.id, seed=scenario.seed,
+                            jurisdiction=scenario.jurisdiction, defects=sorted(self.defects),
+                            borrowers=len(scenario.borrowers))
+        self._open_books()
+        for party in self.parties.values():
+            party.start()
+        for step in sorted(scenario.steps, key=lambda s: s.at):
+            action = step.action
+            if isinstance(action, Fault):
+                self._install_fault(action)
+            elif isinstance(action, Repay):
+                self.scheduler.at(step.at, self._repay, action)
+            elif isinstance(action, Dispute):
+                self.scheduler.at(step.at, self._dispute, action)
+            else:
+                self.scheduler.at(step.at, self._check, action, step.line)
+        self._schedule_behaviours()
+
+    def run(self, invariants: tuple[str, ...] = INVARIANTS) -> WorldOutcome:
+        """Start, run to ``until``, check the invariants; the parties are closed afterwards.
+
+        A contract violation (under ``strict_contracts``) stops the run: the outcome
+        carries its message as ``error`` and no invariant is checked.
+        """
+        scenario = self.scenario
+        try:
+            self.start()
+            self.scheduler.run_until(scenario.until)
+        except ContractError as violation:
+            return self._stopped(violation)
+        for expectation in scenario.expect.bureau:
+            self._check(Check((expectation,)), expectation.line)
+        self.journal.append("world.ended", "world", events=self.scheduler.executed)
+        self.journal.index_kinds()
+        facts = Facts(
+            journal=self.journal, oracle=self.oracle, end=self.clock.now,
+            recon_max_wait=scenario.bank.recon_max_wait,
+            postings=Named(self.bank.postings_at_end(), Posting),
+            platform_pending=self.platform.in_transit(),
+            bureau_records=Named(self.bureau.all_records(), BureauRecord),
+        )
+        violations = check_all(facts, invariants)
+        evidence = {
+            seq: self.journal.get(seq).brief()
+            for found in violations.values() for v in found[:20] for seq in v.evidence
+        }
+        outcome = WorldOutcome(self.journal.digest(), len(self.journal), violations,
+                               list(self.checks), evidence)
+        for party in self.parties.values():
+            party.close()
+        return outcome
+
+    def _stopped(self, violation: ContractError) -> WorldOutcome:
+        """The outcome of a run a contract violation stopped."""
+        self.journal.append("contract.violated", "world", party=violation.party,
+                            operation=violation.operation, where=violation.where,
+                            path=violation.path)
+        outcome = WorldOutcome(self.journal.digest(), len(self.journal), {}, list(self.checks),
+                               error=violation.message)
+        for party in self.parties.values():
+            party.close()
+        return outcome

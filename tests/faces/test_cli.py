@@ -1,0 +1,253 @@
+"""The ``lendsim`` command (README, "Command line"): exit 0 all pass, 1 any fails, 2 bad
+input, no traceback."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+from typer.testing import CliRunner
+
+from simulator.faces.cli import app
+from simulator.scenarios.defects import DEFECTS
+from tests.support.scenario_text import (
+    MALFORMED,
+    docking_outage,
+    line_of,
+    repay,
+    world,
+    write_scenario,
+)
+
+INCIDENT = Path(__file__).resolve().parents[2] / "scenarios" / "incident"
+#: the scenario ids in the incident folder (file stem = scenario id)
+INCIDENT_IDS = tuple(sorted(path.stem for path in INCIDENT.glob("*.yaml")))
+
+
+
+def invoke(*args: str | Path) -> Result:
+    """Run ``lendsim ARGS`` in-process, stdout and stderr kept apart."""
+    return CliRunner().invoke(app, [str(arg) for arg in args])
+
+
+def assert_bad_input(result: Result, *needles: str) -> str:
+    """Bad input: exit 2, an error naming the problem on stderr, no traceback anywhere.
+
+    Returns the error with its whitespace collapsed (a terminal may wrap it).
+    """
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output
+    assert result.stdout == ""
+    error = " ".join(result.stderr.split())
+    assert error.startswith("error: ")
+    for needle in needles:
+        assert needle in error
+    return error
+
+
+def test_run_incident_folder_passes() -> None:
+    """``lendsim run scenarios/incident`` passes every scenario and exits 0."""
+    result = invoke("run", INCIDENT)
+    assert result.exit_code == 0, result.output
+    assert f"{len(INCIDENT_IDS)} passed, 0 failed" in result.stdout
+    assert result.stderr == ""
+
+
+@dataclass(frozen=True)
+class DefectRun:
+    """``lendsim run --defect … --json --junit --html`` on the incident folder."""
+
+    result: Result
+    json_file: Path
+    junit_file: Path
+    html_file: Path
+
+
+@pytest.fixture(scope="module")
+def defect_run(tmp_path_factory: pytest.TempPathFactory) -> DefectRun:
+    """The incident folder run once with a planted defect, writing all three reports."""
+    folder = tmp_path_factory.mktemp("reports")
+    files = folder / "out" / "report.json", folder / "report.xml", folder / "report.html"
+    result = invoke("run", "--defect", "bank.no_correction_on_late_arrival", INCIDENT,
+                    "--json", files[0], "--junit", files[1], "--html", files[2])
+    return DefectRun(result, *files)
+
+
+def test_planted_defect_fails_with_exit_1(defect_run: DefectRun) -> None:
+    """With bank.no_correction_on_late_arrival the incident folder fails (exit 1), naming it."""
+    result = defect_run.result
+    assert result.exit_code == 1, result.output
+    assert "false_reports_corrected violated" in result.stdout
+    assert "FAIL docking-failure-beyond-wait-corrected" in result.stdout
+    assert "Traceback" not in result.output
+
+
+def test_json_report_written(defect_run: DefectRun) -> None:
+    """``--json FILE`` writes the README, "Command line" report, creating the folder."""
+    report = json.loads(defect_run.json_file.read_text(encoding="utf-8"))
+    assert set(report) == {"scenarios", "passed", "failed"}
+    assert sorted(s["scenario"] for s in report["scenarios"]) == list(INCIDENT_IDS)
+    assert report["passed"] + report["failed"] == len(INCIDENT_IDS)
+    assert report["failed"] >= 1
+    failed = [s for s in report["scenarios"] if not s["passed"]]
+    assert any(v["invariant"] == "false_reports_corrected"
+               for s in failed for v in s["violations"])
+
+
+def test_junit_report_written(defect_run: DefectRun) -> None:
+    """``--junit FILE`` writes JUnit XML with one testcase per scenario."""
+    suite = ET.parse(defect_run.junit_file).getroot()
+    cases = suite.findall("testcase")
+    assert sorted(case.get("name") or "" for case in cases) == list(INCIDENT_IDS)
+    assert int(suite.get("failures") or 0) == sum(case.find("failure") is not None
+                                                  for case in cases) >= 1
+
+
+def test_html_report_written(defect_run: DefectRun) -> None:
+    """``--html FILE`` writes the HTML page naming every scenario."""
+    page = defect_run.html_file.read_text(encoding="utf-8")
+    assert page.startswith("<!doctype html>")
+    for scenario in INCIDENT_IDS:
+        assert scenario in page
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param("bank.nope", id="short-name"),
+        pytest.param("bank.reports_without_reconcilation", id="misspelt-long-name"),
+    ],
+)
+def test_unknown_defect_exits_2(name: str) -> None:
+    """An unknown ``--defect`` exits 2 with an error naming it, before running anything."""
+    assert_bad_input(invoke("run", "--defect", name, INCIDENT), f"unknown defect {name!r}")
+
+
+def test_malformed_scenario_exits_2_naming_file_and_line(tmp_path: Path) -> None:
+    """A malformed scenario file exits 2 with an error naming file:line and the key."""
+    path = tmp_path / "malformed.yaml"
+    path.write_text(MALFORMED, encoding="utf-8")
+    assert_bad_input(invoke("run", path), f"{path}:7: borrowers[0].laon: unknown key 'laon'")
+
+
+def test_missing_path_exits_2(tmp_path: Path) -> None:
+    """A path that does not exist exits 2 with an error naming it."""
+    missing = tmp_path / "nowhere"
+    assert_bad_input(invoke("run", missing), f"{missing}: no such scenario file or folder")
+
+
+def test_folder_without_scenarios_exits_2(tmp_path: Path) -> None:
+    """A folder holding no scenario file is bad input: exit 2, naming the folder."""
+    assert_bad_input(invoke("run", tmp_path), f"no scenario files found in {tmp_path}")
+
+
+def test_unknown_defect_in_scenario_file_exits_2(tmp_path: Path) -> None:
+    """A scenario that plants an unknown defect is bad input naming the file, not a crash."""
+    path = write_scenario(tmp_path / "bad-defect.yaml", world=world(defects=["bank.nope"]))
+    line = line_of(path.read_text(encoding="utf-8"), "bank.nope")
+    assert_bad_input(invoke("run", path), f"{path}:{line}:", "unknown defect 'bank.nope'")
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        pytest.param("unknown-defect", id="unknown-defect"),
+        pytest.param("misspelt-defect", id="misspelt-long-defect-name"),
+        pytest.param("malformed", id="malformed-file"),
+        pytest.param("missing", id="missing-path"),
+        pytest.param("empty", id="folder-without-scenarios"),
+    ],
+)
+def test_bad_input_error_is_one_line(case: str, tmp_path: Path) -> None:
+    """The error for bad input is one line, however long, so it can be grepped and logged."""
+    path = tmp_path / "malformed.yaml"
+    path.write_text(MALFORMED, encoding="utf-8")
+    args: dict[str, list[str | Path]] = {
+        "unknown-defect": ["run", "--defect", "bank.nope", INCIDENT],
+        "misspelt-defect": ["run", "--defect", "bank.reports_without_reconcilation", INCIDENT],
+        "malformed": ["run", path],
+        "missing": ["run", tmp_path / "nowhere"],
+        "empty": ["run", tmp_path / "empty"],
+    }
+    (tmp_path / "empty").mkdir()
+    result = invoke(*args[case])
+    assert_bad_input(result)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, f"the error is wrapped over {len(lines)} lines: {result.stderr!r}"
+
+
+def test_default_path_is_local_scenarios_folder(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without paths, ``lendsim run`` runs ./scenarios when there is one."""
+    write_scenario(tmp_path / "scenarios" / "local.yaml", scenario="local-one")
+    monkeypatch.chdir(tmp_path)
+    result = invoke("run")
+    assert result.exit_code == 0, result.output
+    assert "local-one" in result.stdout
+    assert "1 passed, 0 failed" in result.stdout
+
+
+def test_defect_in_scenario_and_option_fails_small_run(tmp_path: Path) -> None:
+    """A small scenario passes as is and fails (exit 1) once ``--defect`` plants the mistake."""
+    path = write_scenario(tmp_path / "docking.yaml",
+                          steps=[*docking_outage("2026-02-01T08:00", "3d"),
+                                 repay("2026-02-01T21:00")])
+    assert invoke("run", path).exit_code == 0
+    result = invoke("run", "--defect", "bank.reports_without_reconciliation", path)
+    assert result.exit_code == 1
+    assert "no_false_overdue violated" in result.stdout
+
+
+def test_quiet_prints_only_failures_and_the_count(tmp_path: Path) -> None:
+    """``--quiet`` leaves out the table: a passing run prints only the closing count."""
+    path = write_scenario(tmp_path / "quiet.yaml", scenario="quiet-one")
+    result = invoke("run", "--quiet", path)
+    assert result.exit_code == 0
+    assert result.stdout.strip() == "1 passed, 0 failed"
+    assert "quiet-one" in invoke("run", path).stdout  # the table names it without --quiet
+
+
+def test_defects_lists_the_catalogue() -> None:
+    """``lendsim defects`` lists all 15 defects, one per line, each with its mistake."""
+    result = invoke("defects")
+    assert result.exit_code == 0
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 15
+    assert [line.split()[0] for line in lines] == list(DEFECTS)
+    for line, defect in zip(lines, DEFECTS.values(), strict=True):
+        assert line.endswith(defect.mistake)
+
+
+@pytest.mark.skipif(shutil.which("lendsim") is None, reason="the lendsim command is not installed")
+def test_installed_command(tmp_path: Path) -> None:
+    """The installed ``lendsim`` command runs a scenario (exit 0) and rejects bad input (exit 2)."""
+    command = shutil.which("lendsim")
+    assert command is not None
+    path = write_scenario(tmp_path / "scenarios" / "small.yaml", scenario="small-one")
+    ran = subprocess.run([command, "run", str(path), "--json", str(tmp_path / "r.json")],
+                         capture_output=True, text=True, timeout=60, check=False)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "1 passed, 0 failed" in ran.stdout
+    assert json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))["passed"] == 1
+    bad = subprocess.run([command, "run", "--defect", "bank.nope", str(path)],
+                         capture_output=True, text=True, timeout=60, check=False)
+    assert bad.returncode == 2
+    assert "unknown defect 'bank.nope'" in bad.stderr
+    assert "Traceback" not in bad.stderr + bad.stdout
+
+
+def test_module_is_runnable_without_console_script(tmp_path: Path) -> None:
+    """``python -m simulator.faces.cli defects`` works too (the module has a __main__ guard)."""
+    ran = subprocess.run([sys.executable, "-m", "simulator.faces.cli", "defects"],
+                         capture_output=True, text=True, timeout=60, check=False,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert ran.returncode == 0, ran.stderr
+    assert len(ran.stdout.strip().splitlines()) == 15
