@@ -1,12 +1,14 @@
 """The oracle: independent ground truth of what borrowers did and what they owed.
 
-It knows the loan contracts (from the scenario) and the borrowers' money
-movements (from the payment network, never from a party's own claim), and
-computes from them alone each installment's due date, due end, amount, and
-whether and when it was truly paid. It imports no party code: a defect
-planted in the bank can never corrupt the truth. Only calendar arithmetic
-and the amortisation schedule are shared, and those are tested against
-``chinesecalendar``, ``holidays`` and ``numpy-financial``.
+It knows the loan contracts (the scenario's loans and :class:`ContractTerms`) and
+the borrowers' money movements, which the world's payment network reports (what
+left a borrower and when, what truly came back), never a party's own account.
+From these alone it computes each installment's due date, due end, amount, and
+whether and when it was truly paid. It imports no party code: a defect planted
+in the bank can never corrupt the truth. Calendar arithmetic and the
+amortisation schedule are shared utilities, tested against ``chinesecalendar``,
+``holidays`` and ``numpy-financial``; penalty interest is computed here
+independently of the bank (exact daily accrual) and the two are cross-checked.
 
 Contract terms the oracle applies, exactly as a loan agreement states them:
 
@@ -17,23 +19,26 @@ Contract terms the oracle applies, exactly as a loan agreement states them:
 * money is allocated oldest installment first, penalty interest before the
   installment itself; an installment is paid when what remains of it is at
   most ``arrears_tolerance``;
-* penalty interest on a late installment is its principal × annual rate × 1.5
-  / 360 per local day late (at least one), rounded half-up to the minor unit.
+* penalty interest on a late installment is its principal × annual rate ×
+  :data:`~simulator.scenarios.model.PENALTY_FACTOR` / 360 per local day late
+  (at least one), rounded half-up to the minor unit.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from fractions import Fraction
 
-from simulator.core.amortization import round_minor, schedule
+from simulator.core.amortization import schedule
 from simulator.core.calendars import Jurisdiction, add_months, local_midnight, period_of
-from simulator.scenarios.model import BankPolicy, Borrower
+from simulator.scenarios.model import PENALTY_FACTOR, Borrower, ContractTerms
 
-__all__ = ["Oracle", "Payment", "TrueInstallment"]
+__all__ = ["GivenBack", "Oracle", "Payment", "TrueInstallment"]
 
-_PENALTY_FACTOR = Decimal("1.5")
+_DAILY = Fraction(PENALTY_FACTOR) / 360
 
 
 @dataclass(slots=True)
@@ -65,13 +70,31 @@ class TrueInstallment:
 
 @dataclass(frozen=True, slots=True)
 class Payment:
-    """Money that truly left a borrower: ``value_time`` is when it was captured."""
+    """Money that truly left a borrower: ``value_time`` is when it was taken.
+
+    ``payment_id`` is the id the party that took the money answered (the platform's
+    payment id, or the bank's for a payment at its counter): postings are matched to
+    payments by it. ``reference`` is the payment network's own.
+    """
 
     payment_id: str
     borrower: str
     loan_id: str
     amount: int
     value_time: datetime
+    reference: str = ""
+    via: str = "platform"
+
+
+@dataclass(frozen=True, slots=True)
+class GivenBack:
+    """Money a party truly gave back to a borrower (a refund, a surplus)."""
+
+    payment_id: str
+    amount: int
+    by: str
+    at: datetime
+    known: bool  # the payment id names money a borrower of this world paid
 
 
 class _Account:
@@ -85,31 +108,33 @@ class _Account:
 class Oracle:
     """Truth for one world."""
 
-    def __init__(self, borrowers: tuple[Borrower, ...], policy: BankPolicy,
+    def __init__(self, borrowers: tuple[Borrower, ...], terms: ContractTerms,
                  jurisdiction: Jurisdiction) -> None:
         self.jurisdiction = jurisdiction
-        self.policy = policy
+        self.terms = terms
         self.tz = jurisdiction.tz
         self.payments: dict[str, Payment] = {}
+        #: money truly given back to the borrower, by payment id
         self.refunds: dict[str, int] = {}
         self.borrowers = {b.id: b for b in borrowers}
         self._accounts: dict[str, _Account] = {}
         self._loans: dict[str, str] = {}  # borrower -> loan id at the bank
         self._owners: dict[str, str] = {}  # loan id -> borrower
+        self._rates = {b.id: b.loan.annual_rate for b in borrowers}
         # Many loans share a disbursement date: share their (immutable) dates too.
         dates: dict[tuple[date, int], tuple[date, date, datetime, str]] = {}
         for borrower in borrowers:
-            terms = borrower.loan
-            rows = schedule(terms.principal, terms.annual_rate, terms.months, terms.method)
+            loan = borrower.loan
+            rows = schedule(loan.principal, loan.annual_rate, loan.months, loan.method)
             installments = []
             for row in rows:
-                known = dates.get((terms.disbursed, row.number))
+                known = dates.get((loan.disbursed, row.number))
                 if known is None:
-                    due_date = add_months(terms.disbursed, row.number)
-                    if policy.holiday_shift == "next_working_day":
+                    due_date = add_months(loan.disbursed, row.number)
+                    if terms.holiday_shift == "next_working_day":
                         due_date = jurisdiction.next_working_day(due_date)
-                    grace_end = due_date + timedelta(days=policy.grace_days)
-                    known = dates[(terms.disbursed, row.number)] = (
+                    grace_end = due_date + timedelta(days=terms.grace_days)
+                    known = dates[(loan.disbursed, row.number)] = (
                         due_date, grace_end,
                         local_midnight(grace_end + timedelta(days=1), self.tz),
                         period_of(due_date))
@@ -118,7 +143,7 @@ class Oracle:
                     borrower=borrower.id, number=row.number, due_date=due_date,
                     grace_end=grace_end, due_end=due_end, principal=row.principal,
                     amount=row.amount, period=period))
-            self._accounts[borrower.id] = _Account(installments, terms.annual_rate)
+            self._accounts[borrower.id] = _Account(installments, loan.annual_rate)
 
     # -- accounts -----------------------------------------------------------------------
     def open_account(self, borrower: str, loan_id: str) -> None:
@@ -137,17 +162,18 @@ class Oracle:
         return self._owners.get(account)
 
     # -- what the payment network reports ---------------------------------------------
-    def capture(self, borrower: str, loan_id: str, amount: int, at: datetime,
-                payment_id: str) -> None:
-        """Money left the borrower at ``at``: allocate it as the contract says."""
-        self.payments[payment_id] = Payment(payment_id, borrower, loan_id, amount, at)
-        self._allocate(self._accounts[borrower], amount, at, payment_id)
+    def capture(self, payment: Payment) -> None:
+        """Money left the borrower: allocate it as the contract says."""
+        self.payments[payment.payment_id] = payment
+        self._allocate(self._accounts[payment.borrower], payment.amount, payment.value_time,
+                       payment.payment_id)
 
-    def refund(self, payment_id: str, amount: int, at: datetime) -> None:
-        """Money went back to the borrower; the payment is undone."""
+    def refund(self, payment_id: str, amount: int) -> None:
+        """``amount`` of a payment truly went back to the borrower; what is kept stays paid."""
         self.refunds[payment_id] = self.refunds.get(payment_id, 0) + amount
-        payment = self.payments[payment_id]
-        self._reallocate(payment.borrower)
+        payment = self.payments.get(payment_id)
+        if payment is not None:
+            self._reallocate(payment.borrower)
 
     def _reallocate(self, borrower: str) -> None:
         account = self._accounts[borrower]
@@ -156,26 +182,31 @@ class Oracle:
             inst.penalty_frozen = None
             inst.settled_at = None
             inst.settled_by = ()
-        for payment in self.payments.values():
+        for payment in sorted(self.payments.values(), key=lambda p: (p.value_time,
+                                                                    p.payment_id)):
             if payment.borrower == borrower:
                 kept = payment.amount - self.refunds.get(payment.payment_id, 0)
                 if kept > 0:
                     self._allocate(account, kept, payment.value_time, payment.payment_id)
 
-    def _penalty(self, inst: TrueInstallment, rate: Decimal, at: datetime) -> int:
+    def penalty(self, inst: TrueInstallment, at: datetime) -> int:
+        """Penalty interest owed on ``inst`` if it is settled at ``at``: the contract's
+        daily rate accrued exactly for each local day late, rounded half-up once."""
         if at < inst.due_end:
             return 0
         days = max((at.astimezone(self.tz).date() - inst.grace_end).days, 1)
-        return round_minor(inst.principal * rate * _PENALTY_FACTOR * days / 360)
+        accrued = Fraction(inst.principal) * Fraction(self._rates[inst.borrower]) * _DAILY * days
+        return math.floor(accrued + Fraction(1, 2))
 
-    def _allocate(self, account: _Account, amount: int, at: datetime, payment_id: str) -> None:
+    def _allocate(self, account: _Account, amount: int, at: datetime, payment_id: str) -> int:
+        """Allocate ``amount`` paid at ``at``; returns what nothing was owed for."""
         remaining = amount
-        tolerance = self.policy.arrears_tolerance
+        tolerance = self.terms.arrears_tolerance
         for inst in account.installments:
             if remaining <= 0:
                 break
             penalty = inst.penalty_frozen if inst.penalty_frozen is not None else \
-                self._penalty(inst, account.rate, at)
+                self.penalty(inst, at)
             if inst.paid >= inst.amount and inst.penalty_paid >= penalty:
                 continue
             to_penalty = min(max(penalty - inst.penalty_paid, 0), remaining)
@@ -190,6 +221,7 @@ class Oracle:
                     inst.amount - inst.paid + penalty - inst.penalty_paid <= tolerance:
                 inst.settled_at = at
                 inst.penalty_frozen = penalty
+        return remaining
 
     # -- questions ----------------------------------------------------------------------
     def installments(self, borrower: str) -> list[TrueInstallment]:
@@ -198,15 +230,22 @@ class Oracle:
     def installment(self, borrower: str, number: int) -> TrueInstallment:
         return self._accounts[borrower].installments[number - 1]
 
-    def amount_due(self, borrower: str, number: int, at: datetime) -> int:
-        """What the borrower must pay at ``at`` to settle installments 1..``number``."""
-        account = self._accounts[borrower]
-        total = 0
-        for inst in account.installments[:number]:
-            penalty = inst.penalty_frozen if inst.penalty_frozen is not None else \
-                self._penalty(inst, account.rate, at)
-            total += max(inst.amount - inst.paid, 0) + max(penalty - inst.penalty_paid, 0)
-        return total
+    def surplus(self, payment_id: str) -> int:
+        """What a payment paid beyond everything its loan owed when it was made, had every
+        payment been kept: the only part of it that may rightly be given back."""
+        payment = self.payments[payment_id]
+        fresh = Oracle((self.borrowers[payment.borrower],), self.terms, self.jurisdiction)
+        account = fresh._accounts[payment.borrower]
+        left = 0
+        for other in sorted(self.payments.values(), key=lambda p: (p.value_time,
+                                                                  p.payment_id)):
+            if other.borrower != payment.borrower:
+                continue
+            remaining = fresh._allocate(account, other.amount, other.value_time,
+                                        other.payment_id)
+            if other.payment_id == payment_id:
+                left = remaining
+        return left
 
     def threshold_instant(self, inst: TrueInstallment) -> datetime:
         """When an unpaid installment reaches the jurisdiction's reporting threshold."""
@@ -220,7 +259,12 @@ class Oracle:
             return False
         return inst.settled_at is None or inst.settled_at >= threshold
 
+    def overdue_at(self, inst: TrueInstallment, at: datetime) -> bool:
+        """Was the installment past its due end and still unpaid at ``at``?"""
+        return inst.due_end <= at and (inst.settled_at is None or inst.settled_at > at)
+
     def days_past_due(self, inst: TrueInstallment, as_of: datetime) -> int:
+        """Days past due at ``as_of`` (counting stops when it was settled; 0 if not late)."""
         end = inst.settled_at if inst.settled_at is not None and inst.settled_at < as_of \
             else as_of
         if end < inst.due_end:

@@ -11,7 +11,7 @@ import functools
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 
-__all__ = ["ScheduledInstallment", "monthly_rate", "round_minor", "schedule"]
+__all__ = ["ScheduledInstallment", "late_penalty", "monthly_rate", "round_minor", "schedule"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,3 +102,14 @@ def schedule(
             return tuple(rows)
         raise ValueError(
             f"method must be equal_installment or equal_principal (got {method!r})")
+
+
+def late_penalty(principal: int, annual_rate: Decimal, days: int, factor: Decimal) -> int:
+    """Penalty interest for ``days`` days late on ``principal`` minor units: the annual rate
+    × ``factor`` / 360 per day, rounded half-up once (the contract's rule, README "Scenario
+    reference"; the oracle computes it independently and the tests compare the two)."""
+    if days < 0:
+        raise ValueError(f"days late must not be negative (got {days})")
+    with localcontext() as ctx:
+        ctx.prec = 50
+        return round_minor(principal * annual_rate * factor * days / 360)

@@ -44,6 +44,19 @@ class Jurisdiction:
     #: how long after its business date a delinquency reaches the bureau at the latest
     reporting_cycle: timedelta
     is_working_day: Callable[[date], bool]
+    #: lower bounds of the days-past-due buckets a credit file distinguishes (CN: the
+    #: payment-history codes 1–7; US: the Metro 2 account statuses 71–84)
+    dpd_floors: tuple[int, ...]
+    #: the longest a furnisher may hold back its day-end actions waiting for a
+    #: reconciliation file, however long it says it waits
+    recon_wait_limit: timedelta = timedelta(days=3)
+    #: the longest an accepted repayment may take to reach the bank once the links it
+    #: needs are healthy, however slowly a platform says it forwards
+    in_transit_limit: timedelta = timedelta(days=1)
+
+    def dpd_bucket(self, days_past_due: int) -> int:
+        """0 when not past due; else which bucket (1, 2, …) ``days_past_due`` falls in."""
+        return sum(1 for floor in self.dpd_floors if days_past_due >= floor)
 
     def next_working_day(self, day: date) -> date:
         """``day`` itself when it is a working day, else the next one."""
@@ -81,6 +94,7 @@ _JURISDICTIONS = {
         correction_limit=timedelta(days=20),
         reporting_cycle=timedelta(days=1),
         is_working_day=_cn_working_day,
+        dpd_floors=(1, 31, 61, 91, 121, 151, 181),
     ),
     "US": Jurisdiction(
         code="US",
@@ -91,6 +105,7 @@ _JURISDICTIONS = {
         correction_limit=timedelta(days=30),
         reporting_cycle=timedelta(days=31),
         is_working_day=_us_working_day,
+        dpd_floors=(30, 60, 90, 120, 150, 180),
     ),
 }
 

@@ -73,6 +73,11 @@ class Scheduler:
     def pending(self) -> int:
         return len(self._heap)
 
+    def owned_before(self, owner: Owner, end: datetime) -> int:
+        """How many live timers of ``owner`` are due before ``end`` (a scan: for crashes)."""
+        return sum(1 for instant, _, _, _, who, epoch in self._heap
+                   if who is owner and epoch == owner.epoch and instant < end)
+
     def next_instant(self) -> datetime | None:
         return self._heap[0][0] if self._heap else None
 

@@ -38,6 +38,7 @@ __all__ = [
     "ActiveFault",
     "Conformance",
     "Link",
+    "Observer",
     "Outcome",
     "Reply",
     "Response",
@@ -101,6 +102,10 @@ class Target(Protocol):
     def handle(self, operation: str, body: Body, headers: Mapping[str, str]) -> Response: ...
 
 
+#: hears an answer a link's target gave: (operation, request body, response)
+Observer = Callable[[str, "Body", Response], None]
+
+
 class Conformance(Protocol):
     """Checks what crosses a link against the contract of the party at its far end."""
 
@@ -119,6 +124,8 @@ class ActiveFault:
     by: timedelta | None = None
     status: int = 503
     rate: Decimal = Decimal(1)
+    #: how the journal names this fault on every call it decides (a scenario line, an id)
+    name: str | None = None
 
 
 _DUPLICATE_GAP = timedelta(seconds=1)
@@ -150,6 +157,12 @@ class Link:
         self._cached: tuple[datetime, datetime, ActiveFault | None] | None = None
         #: checks each request and response against the contract (``--strict-contracts``)
         self.validate: Conformance | None = None
+        #: hears every answer the target gave, also one the caller never got
+        self.observer: Observer | None = None
+        #: calls each named fault decided, by fault name
+        self.fired: dict[str, int] = {}
+        #: calls refused (or late copies lost) because the target was down
+        self.refused_down = 0
 
     def add_fault(self, fault: ActiveFault) -> None:
         self._faults.append(fault)
@@ -201,25 +214,29 @@ class Link:
         fault = self.active_fault(now) if self._faults else None
         journal = self._journal
         if not self.target.up:
+            self.refused_down += 1
             journal.append("link.call", self.name, op=operation, ref=ref, outcome="refused",
                            why=f"{self.target.name} is down")
             return Reply(Outcome.REFUSED)
         if fault is None:
-            response = self.target.handle(operation, body, headers)
-            if self.validate is not None:
-                self.validate.response(operation, response.status, response.body)
+            response = self._handle(operation, body, headers)
             journal.append("link.call", self.name, op=operation, ref=ref, outcome="delivered",
                            status=response.status)
             return Reply(Outcome.DELIVERED, response)
         kind = fault.kind
+        name = fault.name
+        named: dict[str, str] = {}
+        if name is not None:
+            self.fired[name] = self.fired.get(name, 0) + 1
+            named["fault"] = name
         if kind == "outage":
             journal.append("link.call", self.name, op=operation, ref=ref, outcome="refused",
-                           why="outage")
+                           why="outage", **named)
             return Reply(Outcome.REFUSED)
         if kind == "error":
             if fault.rate >= 1 or self._draw() < float(fault.rate):
                 journal.append("link.call", self.name, op=operation, ref=ref, outcome="error",
-                               status=fault.status)
+                               status=fault.status, **named)
                 return Reply(Outcome.ERROR, Response(
                     fault.status, problem_document(fault.status, "injected error")))
             response = self._handle(operation, body, headers)
@@ -229,20 +246,20 @@ class Link:
         if kind == "timeout_after_commit":
             response = self._handle(operation, body, headers)
             journal.append("link.call", self.name, op=operation, ref=ref, outcome="timeout",
-                           status=response.status, why="response lost")
+                           status=response.status, why="response lost", **named)
             return Reply(Outcome.TIMEOUT)
         if kind == "delay":
             assert fault.by is not None
             arrival = now + fault.by
             journal.append("link.call", self.name, op=operation, ref=ref, outcome="timeout",
-                           why="delayed", arrives=arrival)
+                           why="delayed", arrives=arrival, **named)
             self._scheduler.at(arrival, self._late_delivery, operation, dict(body),
                                dict(headers), ref)
             return Reply(Outcome.TIMEOUT)
         # duplicate
         response = self._handle(operation, body, headers)
         journal.append("link.call", self.name, op=operation, ref=ref, outcome="delivered",
-                       status=response.status, why="duplicated")
+                       status=response.status, why="duplicated", **named)
         self._scheduler.at(now + _DUPLICATE_GAP, self._late_delivery, operation, dict(body),
                            dict(headers), ref)
         return Reply(Outcome.DELIVERED, response)
@@ -252,6 +269,7 @@ class Link:
     ) -> None:
         """A delayed or duplicated copy arrives; nobody is waiting for its answer."""
         if not self.target.up:
+            self.refused_down += 1
             self._journal.append("link.late", self.name, op=operation, ref=ref,
                                  outcome="lost", why=f"{self.target.name} is down")
             return
@@ -260,8 +278,11 @@ class Link:
                              outcome="delivered", status=response.status)
 
     def _handle(self, operation: str, body: Body, headers: Mapping[str, str]) -> Response:
-        """The target answers; under strict contracts the answer is checked too."""
+        """The target answers; under strict contracts the answer is checked too, and an
+        observer hears it (whether or not the caller will)."""
         response = self.target.handle(operation, body, headers)
         if self.validate is not None:
             self.validate.response(operation, response.status, response.body)
+        if self.observer is not None:
+            self.observer(operation, body, response)
         return response

@@ -47,8 +47,7 @@ def failure_text(result: ScenarioResult, *, per_invariant: int = 3) -> str:
     lines = []
     if result.error:
         lines.append(redact(f"contract violated: {result.error}"))
-    for name in result.unexpected:
-        found = result.violations[name]
+    for name, found in result.unexpected_violations.items():
         lines.append(f"{name} violated {len(found)} time(s)")
         for violation in found[:per_invariant]:
             who = ""
@@ -142,7 +141,7 @@ def _print_table(results: Sequence[ScenarioResult], console: Console) -> None:
     table.add_column("digest")
     for result in results:
         violated = ", ".join(
-            name if name in result.scenario.expect.violations else f"[bold red]{name}[/]"
+            f"[bold red]{name}[/]" if name in result.unexpected else name
             for name in result.violated) or "—"
         if result.error:
             violated = "[bold red]contract[/]"
@@ -154,24 +153,30 @@ def _print_table(results: Sequence[ScenarioResult], console: Console) -> None:
 def print_matrix(matrix: Matrix, console: Console) -> None:
     """Which scenarios catch each defect, and with which invariants."""
     table = Table(show_edge=False, pad_edge=False)
-    table.add_column("defect")
-    table.add_column("caught by", justify="right")
+    table.add_column("defect", overflow="fold")
+    table.add_column("by invariant", justify="right")
+    table.add_column("by expectation only", justify="right")
     table.add_column("invariants that fired")
     table.add_column("for example")
     for defect, catches in matrix.caught.items():
         fired = sorted({name for c in catches for name in c.invariants})
         noisy = sorted({name for c in catches for name in c.unexplained})
         shown = ", ".join(f"[yellow]{n}[/]" if n in noisy else n for n in fired) or "—"
-        examples = ", ".join(c.scenario for c in catches[:2])
-        count = f"{len(catches)}" if catches else "[bold red]0[/]"
-        table.add_row(defect, count, shown, examples)
+        by_invariant = [c for c in catches if c.by_invariant]
+        examples = ", ".join(c.scenario for c in (by_invariant or catches)[:2])
+        count = f"{len(by_invariant)}" if by_invariant else "[bold red]0[/]"
+        table.add_row(defect, count, str(len(catches) - len(by_invariant)), shown, examples)
     console.print(table)
     for scenario in matrix.baseline_failures:
         console.print(f"[bold red]baseline failure:[/] {scenario} fails with no defect planted")
     for defect in matrix.uncaught:
-        console.print(f"[bold red]uncaught:[/] no scenario catches {defect}")
+        how = "only through an expectation" if defect in matrix.expectation_only else \
+            "in no scenario"
+        console.print(f"[bold red]uncaught:[/] no invariant that explains {defect} fails "
+                      f"({how})")
     caught = len(matrix.caught) - len(matrix.uncaught)
     colour = "green" if matrix.complete else "red"
-    console.print(f"\n[{colour}]{caught} of {len(matrix.caught)} defects caught by "
-                  f"{len(matrix.scenarios)} scenarios[/] (yellow: an invariant the defect does "
+    console.print(f"\n[{colour}]{caught} of {len(matrix.caught)} defects caught by an invariant "
+                  f"that explains them, over {len(matrix.scenarios)} scenarios[/] (yellow: an "
+                  "invariant the defect does "
                   "not explain also fired)", highlight=False)

@@ -16,7 +16,7 @@ import sqlite3
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from simulator.core.calendars import Jurisdiction
 from simulator.core.clock import Clock, Scheduler
@@ -24,30 +24,23 @@ from simulator.core.rng import Streams
 from simulator.engine.journal import Journal
 from simulator.engine.links import Body, Link, Response, problem_document
 
-__all__ = ["Env", "Party", "Problem", "Rows", "problem"]
+__all__ = ["Env", "Party", "PaymentNetwork", "Problem", "Rows", "problem"]
 
 _store_numbers = itertools.count(1)
 
 
-class Funds:
-    """The payment network outside every party: it sees money really move.
+class PaymentNetwork(Protocol):
+    """The payment network outside every party, as a party sees it.
 
-    The platform (or the bank, at its counter) captures a borrower's money
-    through it, so the oracle learns the true value time from the network,
-    never from a party's own claim.
+    Money leaves a borrower when a party accepts the borrower's payment, which the
+    world sees for itself; a party only ever gives money *back*, through here, so the
+    truth learns what the borrower really got back and never takes a party's word
+    for what was paid.
     """
 
-    def __init__(self, on_capture: Callable[[str, str, int, datetime, str], None],
-                 on_refund: Callable[[str, int, datetime], None]) -> None:
-        self._on_capture = on_capture
-        self._on_refund = on_refund
-
-    def capture(self, borrower: str, loan_id: str, amount: int, now: datetime,
-                payment_id: str) -> None:
-        self._on_capture(borrower, loan_id, amount, now, payment_id)
-
-    def refund(self, payment_id: str, amount: int, now: datetime) -> None:
-        self._on_refund(payment_id, amount, now)
+    def give_back(self, payment_id: str, amount: int, *, by: str) -> None:
+        """Return ``amount`` minor units of the payment ``payment_id`` to its borrower."""
+        ...
 
 
 @dataclass
@@ -60,7 +53,7 @@ class Env:
     streams: Streams
     jurisdiction: Jurisdiction
     defects: frozenset[str]
-    funds: Funds
+    network: PaymentNetwork
     links: dict[str, Link]
 
     def link(self, name: str) -> Link:
@@ -118,6 +111,9 @@ class Party:
         self.disk.executescript(self.SCHEMA)
         self.db = self._connect()
         self.operations: dict[str, Operation] = self.routes()
+        #: called after each operation and each timer of this party has run (the world
+        #: observes a party's committed state through it); None: nobody watches
+        self.after_work: Callable[[], None] | None = None
 
     def routes(self) -> dict[str, Operation]:
         """The party's operations by name (the same ones its HTTP face serves)."""
@@ -135,7 +131,15 @@ class Party:
 
     def timer(self, at: datetime, action: Callable[..., Any], *args: Any) -> None:
         """An in-memory timer: it fires at ``at`` unless this party crashes first."""
-        self.env.scheduler.at(at, action, *args, owner=self)
+        if self.after_work is None:
+            self.env.scheduler.at(at, action, *args, owner=self)
+        else:
+            self.env.scheduler.at(at, self._watched, action, args, owner=self)
+
+    def _watched(self, action: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        action(*args)
+        if self.after_work is not None:
+            self.after_work()
 
     def journal(self, kind: str, /, **data: Any) -> int:
         return self.env.journal.append(f"{self.name}.{kind}", self.name, **data)
@@ -146,6 +150,12 @@ class Party:
     # -- the wire --------------------------------------------------------------
     def handle(self, operation: str, body: Body, headers: Mapping[str, str]) -> Response:
         """Run one operation; every link and HTTP face calls parties through here."""
+        response = self._handle(operation, body, headers)
+        if self.after_work is not None:
+            self.after_work()
+        return response
+
+    def _handle(self, operation: str, body: Body, headers: Mapping[str, str]) -> Response:
         if not self.up:
             return problem(503, "Service unavailable", f"{self.name} is down")
         action = self.operations.get(operation)

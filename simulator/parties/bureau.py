@@ -79,21 +79,20 @@ class Bureau(Party):
                 ordinary.append(row)
         ignored_corrections = self.defect("correction_ignored")
         with self.db:
-            before = self.db.total_changes
             # history keeps the worst status: an overdue record is never replaced by current
-            self.db.executemany(
+            applied = self.db.executemany(
                 "INSERT INTO records (subject_id, account, installment, period, status,"
                 " days_past_due, updated) VALUES (?,?,?,?,?,?,?)"
                 " ON CONFLICT (subject_id, account, installment) DO UPDATE SET"
                 " status = excluded.status, days_past_due = excluded.days_past_due,"
                 " updated = excluded.updated"
-                " WHERE records.status != 'overdue' OR excluded.status = 'overdue'", ordinary)
+                " WHERE records.status != 'overdue' OR excluded.status = 'overdue'",
+                ordinary).rowcount
             if not ignored_corrections:
-                self.db.executemany(
+                applied += self.db.executemany(
                     "INSERT OR REPLACE INTO records (subject_id, account, installment, period,"
                     " status, days_past_due, updated) VALUES (?,?,?,?,?,?,?)",
-                    [row for row, _ in corrections])
-            applied = self.db.total_changes - before
+                    [row for row, _ in corrections]).rowcount
         for record in body["records"]:
             correction = bool(record.get("correction"))
             if (correction and not ignored_corrections) or (

@@ -129,7 +129,6 @@ class Platform(Party):
             else:
                 self.db.execute("INSERT INTO outbox VALUES (?,0,?)",
                                 (payment_id, utc_iso(now + self.policy.forward_after)))
-            self.env.funds.capture(borrower, loan_id, amount, now, payment_id)
         self._payments += 1
         self.journal("captured", payment_id=payment_id, loan_id=loan_id, amount=amount)
         self.timer(now + self.policy.forward_after, self._forward,
@@ -222,7 +221,7 @@ class Platform(Party):
                 "UPDATE payments SET status = 'refunded', refunded_on = ? WHERE payment_id = ?",
                 (self.env.clock.local().date().isoformat(), payment_id))
             self.db.execute("DELETE FROM outbox WHERE payment_id = ?", (payment_id,))
-            self.env.funds.refund(payment_id, amount, self.now)
+        self.env.network.give_back(payment_id, amount, by=self.name)
         self._memory_outbox.pop(payment_id, None)
         self.journal("refunded", payment_id=payment_id, amount=amount, bank_status=status)
         borrower, phone = self.db.execute(

@@ -25,8 +25,10 @@ from simulator.scenarios.model import (
     Borrower,
     BureauExpectation,
     Check,
+    ContractTerms,
     Dispute,
     Expect,
+    ExpectedViolation,
     Fault,
     LoanTerms,
     Pays,
@@ -152,6 +154,7 @@ class ScenarioBuilder:
             tags=tuple(document.get("tags", ())),
             jurisdiction=self.jurisdiction.code,
             seed=self.seed,
+            terms=self.build_terms(),
             bank=self.build_bank(),
             platform=self.build_platform(),
             defects=self.build_defects(),
@@ -173,14 +176,22 @@ class ScenarioBuilder:
         given = self.document.get("world", {}).get("bank", {})
         policy = BankPolicy()
         return BankPolicy(
-            grace_days=given.get("grace_days", policy.grace_days),
-            arrears_tolerance=(self.money((*where, "arrears_tolerance"))
-                               if "arrears_tolerance" in given else policy.arrears_tolerance),
-            holiday_shift=given.get("holiday_shift", policy.holiday_shift),
             batch_at=(parse_clock_time(given["batch_at"]) if "batch_at" in given
                       else policy.batch_at),
             recon_max_wait=(self.duration((*where, "recon_max_wait"))
                             if "recon_max_wait" in given else policy.recon_max_wait),
+        )
+
+    def build_terms(self) -> ContractTerms:
+        """The contractual keys of ``world.bank``: grace days, tolerance, holiday shift."""
+        where: Location = ("world", "bank")
+        given = self.document.get("world", {}).get("bank", {})
+        terms = ContractTerms()
+        return ContractTerms(
+            grace_days=given.get("grace_days", terms.grace_days),
+            arrears_tolerance=(self.money((*where, "arrears_tolerance"))
+                               if "arrears_tolerance" in given else terms.arrears_tolerance),
+            holiday_shift=given.get("holiday_shift", terms.holiday_shift),
         )
 
     def build_platform(self) -> PlatformPolicy:
@@ -335,6 +346,8 @@ class ScenarioBuilder:
             by=self.duration((*where, "by")) if "by" in given else None,
             status=given.get("status", 503) if is_error else None,
             rate=Decimal(given.get("rate", 1)) if is_error else None,
+            may_not_fire=given.get("may_not_fire", False),
+            line=line_of(self.document, where),
         )
 
     def build_expectations(self, where: Location) -> tuple[BureauExpectation, ...]:
@@ -356,14 +369,39 @@ class ScenarioBuilder:
         where: Location = ("expect",)
         given = self.document.get("expect", {})
         invariants = given.get("invariants", INVARIANTS)
-        for index, name in enumerate(given.get("violations", ())):
-            if name not in invariants:
-                raise self.error(
-                    f"'violations' may list only invariants in 'expect.invariants' "
-                    f"({', '.join(invariants)}) (got {name!r})", (*where, "violations", index))
+        expected = tuple(self.build_expected_violation((*where, "violations", index), invariants)
+                         for index in range(len(given.get("violations", ()))))
+        seen: dict[str, int] = {}
+        for index, item in enumerate(expected):
+            if not item.borrowers and not item.installments and item.invariant in seen:
+                raise self.error(f"{item.invariant!r} is expected twice without a scope; give "
+                                 f"each entry its own 'borrowers' or 'installments' (first at "
+                                 f"line {seen[item.invariant]})", (*where, "violations", index))
+            seen.setdefault(item.invariant, item.line or 0)
         return Expect(
             invariants=tuple(name for name in INVARIANTS if name in invariants),
-            violations=tuple(name for name in INVARIANTS if name in given.get("violations", ())),
+            violations=expected,
             bureau=tuple(self.build_expectation((*where, "bureau", index))
                          for index in range(len(given.get("bureau", ())))),
         )
+
+    def build_expected_violation(self, where: Location,
+                                 invariants: list[str] | tuple[str, ...]) -> ExpectedViolation:
+        """A name (any violation of it) or ``{invariant, borrowers?, installments?, count?}``."""
+        given = self.value(where)
+        line = line_of(self.document, where)
+        if isinstance(given, str):
+            given = {"invariant": given}
+            name_at: Location = where
+        else:
+            name_at = (*where, "invariant")
+        name = given["invariant"]
+        if name not in invariants:
+            raise self.error(
+                f"'violations' may list only invariants in 'expect.invariants' "
+                f"({', '.join(invariants)}) (got {name!r})", name_at)
+        borrowers = tuple(self.known_borrower((*where, "borrowers", index))
+                          for index in range(len(given.get("borrowers", ()))))
+        return ExpectedViolation(invariant=name, borrowers=borrowers,
+                                 installments=tuple(given.get("installments", ())),
+                                 count=given.get("count"), line=line)

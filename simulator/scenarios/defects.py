@@ -27,11 +27,17 @@ class Defect:
         return self.name.split(".", 1)[0]
 
 
-#: A lost repayment is never posted; the money goes missing, and the borrower then
-#: looks delinquent: the bank applies their next repayment to the installment the
-#: lost one paid, so a later installment truly paid on time is reported overdue.
-_LOST = ("exactly_once_posting", "money_conserved", "no_false_overdue", "no_false_overdue_sms",
-         "false_reports_corrected", "bureau_matches_truth")
+#: A lost repayment never reaches the bank (nor is it in transit any more); the money goes
+#: missing, and the borrower then looks delinquent: the bank applies their next repayment
+#: to the installment the lost one paid, so a later installment truly paid on time is
+#: reported overdue.
+_LOST = ("exactly_once_posting", "money_conserved", "in_transit_bounded", "no_false_overdue",
+         "no_false_overdue_sms", "false_reports_corrected", "bureau_matches_truth")
+
+#: A repayment posted twice credits money nobody paid: the loan looks paid ahead, so a true
+#: delinquency goes unreported, and the bank gives back as "surplus" money the borrower
+#: owed (which truly leaves them short).
+_TWICE = ("exactly_once_posting", "money_conserved", "bureau_matches_truth", "no_wrongful_refund")
 
 #: A repayment judged late that was paid on time: a false record the bank never
 #: corrects, since it believes it.
@@ -61,7 +67,7 @@ DEFECTS: dict[str, Defect] = {d.name: d for d in (
            ("no_false_overdue", "no_false_overdue_sms", "bureau_matches_truth")),
     Defect("bank.ignores_idempotency_key",
            "a replayed repayment is posted again",
-           ("exactly_once_posting", "money_conserved")),
+           _TWICE),
     Defect("bank.suppresses_delinquency",
            "true delinquencies are never reported",
            ("true_overdue_reported", "bureau_matches_truth")),
@@ -70,7 +76,7 @@ DEFECTS: dict[str, Defect] = {d.name: d for d in (
            _LOST),
     Defect("platform.new_key_per_retry",
            "each retry carries a fresh idempotency key",
-           ("exactly_once_posting", "money_conserved")),
+           _TWICE),
     Defect("platform.outbox_not_durable",
            "pending forwards live in memory and are lost in a crash",
            _LOST),

@@ -15,12 +15,15 @@ from typing import Literal
 
 __all__ = [
     "INVARIANTS",
+    "PENALTY_FACTOR",
     "BankPolicy",
     "Borrower",
     "BureauExpectation",
     "Check",
+    "ContractTerms",
     "Dispute",
     "Expect",
+    "ExpectedViolation",
     "Fault",
     "LoanTerms",
     "Pays",
@@ -39,6 +42,8 @@ INVARIANTS: tuple[str, ...] = (
     "true_overdue_reported",
     "false_reports_corrected",
     "bureau_matches_truth",
+    "no_wrongful_refund",
+    "in_transit_bounded",
 )
 
 Method = Literal["equal_installment", "equal_principal"]
@@ -82,13 +87,29 @@ class Borrower:
     pays: Pays
 
 
+#: Penalty interest on a late installment, per day late, is its principal × annual rate ×
+#: this factor / 360 (a term of every loan contract; README, "Scenario reference").
+PENALTY_FACTOR = Decimal("1.5")
+
+
 @dataclass(frozen=True, slots=True)
-class BankPolicy:
-    """The reference bank's contractual and operational settings (``world.bank``)."""
+class ContractTerms:
+    """Terms of every loan contract in the scenario (``world.bank``'s contractual keys).
+
+    They are agreed with the borrower, so the oracle judges by them; the bank is given
+    them with each booking.
+    """
 
     grace_days: int = 0
     arrears_tolerance: int = 0  # minor units
     holiday_shift: Literal["none", "next_working_day"] = "none"
+
+
+@dataclass(frozen=True, slots=True)
+class BankPolicy:
+    """The reference bank's operational settings (``world.bank``'s other keys): how it runs,
+    never what the oracle judges by."""
+
     batch_at: time = time(0, 30)
     recon_max_wait: timedelta = timedelta(days=3)
 
@@ -137,6 +158,14 @@ class Fault:
     by: timedelta | None = None
     status: int | None = None
     rate: Decimal | None = None
+    #: the scenario says it may affect nothing (else a fault that never fires fails the run)
+    may_not_fire: bool = False
+    line: int | None = None
+
+    @property
+    def where(self) -> str:
+        """``outage on platform->bank`` / ``crash of bank``, for messages."""
+        return f"{self.kind} on {self.link}" if self.link else f"{self.kind} of {self.party}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,12 +203,49 @@ class Step:
 
 
 @dataclass(frozen=True, slots=True)
+class ExpectedViolation:
+    """Violations of ``invariant`` a scenario demands, and the only ones it tolerates.
+
+    ``borrowers`` and ``installments`` narrow the scope (empty: any); ``count``, when
+    given, is how many violations in scope there must be.
+    """
+
+    invariant: str
+    borrowers: tuple[str, ...] = ()
+    installments: tuple[int, ...] = ()
+    count: int | None = None
+    line: int | None = None
+
+    def covers(self, borrower: str | None, installment: int | None) -> bool:
+        """Is a violation about ``borrower``'s ``installment`` within this scope?"""
+        if self.borrowers and borrower not in self.borrowers:
+            return False
+        return not self.installments or installment in self.installments
+
+    def describe(self) -> str:
+        """``no_false_overdue (alice, installment 1, 1 time)`` for messages."""
+        scope = [", ".join(self.borrowers)] if self.borrowers else []
+        if self.installments:
+            numbers = ", ".join(str(n) for n in self.installments)
+            scope.append(f"installment{'s' if len(self.installments) > 1 else ''} {numbers}")
+        if self.count is not None:
+            scope.append(f"{self.count} time{'s' if self.count != 1 else ''}")
+        return self.invariant + (f" ({'; '.join(scope)})" if scope else "")
+
+
+@dataclass(frozen=True, slots=True)
 class Expect:
     """What makes the scenario pass (README, "Scenario reference")."""
 
     invariants: tuple[str, ...] = INVARIANTS
-    violations: tuple[str, ...] = ()
+    violations: tuple[ExpectedViolation, ...] = ()
     bureau: tuple[BureauExpectation, ...] = ()
+
+    @property
+    def violated(self) -> tuple[str, ...]:
+        """The invariants the scenario demands violations of, in catalogue order."""
+        named = {expected.invariant for expected in self.violations}
+        return tuple(name for name in INVARIANTS if name in named)
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +260,7 @@ class Scenario:
     tags: tuple[str, ...] = ()
     jurisdiction: Literal["CN", "US"] = "CN"
     seed: int = 0
+    terms: ContractTerms = field(default_factory=ContractTerms)
     bank: BankPolicy = field(default_factory=BankPolicy)
     platform: PlatformPolicy = field(default_factory=PlatformPolicy)
     defects: tuple[str, ...] = ()

@@ -44,13 +44,11 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Mount
 
-from simulator.checks.oracle import Payment
 from simulator.core.calendars import jurisdiction as jurisdiction_of
 from simulator.core.durations import parse_instant
 from simulator.core.errors import LendsimError
 from simulator.core.topology import PARTIES
 from simulator.engine.links import Body, Outcome, Response
-from simulator.parties.base import Funds
 from simulator.scenarios.loader import load_scenario
 from simulator.scenarios.model import Scenario
 from simulator.serve.faults import FaultBoard, Planted, duration, instant, problem
@@ -100,30 +98,6 @@ def empty_scenario(jurisdiction: str = "CN", start: datetime | str | None = None
     return Scenario(id="sandbox", summary="An empty sandbox world.", start=instant,
                     until=instant + HORIZON, borrowers=(),
                     jurisdiction="US" if jurisdiction == "US" else "CN")
-
-
-class _OpenFunds(Funds):
-    """The payment network of a served world. Loans opened over HTTP are not the scenario's,
-    so the oracle holds no terms for them: their money movements are recorded, not judged."""
-
-    def __init__(self, world: World) -> None:
-        oracle = world.oracle
-
-        def capture(borrower: str, loan_id: str, amount: int, at: datetime,
-                    payment_id: str) -> None:
-            if borrower in oracle.borrowers:
-                oracle.capture(borrower, loan_id, amount, at, payment_id)
-            else:
-                oracle.payments[payment_id] = Payment(payment_id, borrower, loan_id, amount, at)
-
-        def refund(payment_id: str, amount: int, at: datetime) -> None:
-            payment = oracle.payments.get(payment_id)
-            if payment is not None and payment.borrower in oracle.borrowers:
-                oracle.refund(payment_id, amount, at)
-            else:
-                oracle.refunds[payment_id] = oracle.refunds.get(payment_id, 0) + amount
-
-        super().__init__(capture, refund)
 
 
 class _Control:
@@ -203,7 +177,6 @@ class Sandbox:
     # -- the world (home thread only) ------------------------------------------------------
     def _build(self) -> None:
         world = World(self.scenario, self.defects)
-        world.bank.env.funds = _OpenFunds(world)
         world.start()
         self._world = world
         self._board = FaultBoard(world, self.last_instant)

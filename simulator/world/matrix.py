@@ -2,9 +2,12 @@
 
 The library runs once with no defect (every scenario must pass), then once
 per defect. A scenario *catches* a defect when it passes on the correct world
-and fails with the defect planted. A defect that no scenario catches is a hole
-in the library; an invariant that fails but does not explain the defect (see
-:attr:`simulator.scenarios.defects.Defect.explained_by`) is noise worth a look.
+and fails with the defect planted — *by an invariant* when an invariant that
+explains the defect (:attr:`simulator.scenarios.defects.Defect.explained_by`)
+fails, else only by an expectation (a bureau check, a declared violation that
+did not happen). A defect no invariant catches in any scenario is a hole in the
+library; an invariant that fails but does not explain the defect is noise worth
+a look.
 """
 
 from __future__ import annotations
@@ -32,6 +35,11 @@ class Catch:
     #: failed bureau expectations, or expected violations that did not happen
     other: tuple[str, ...] = ()
 
+    @property
+    def by_invariant(self) -> bool:
+        """Did an invariant that explains the defect fail?"""
+        return len(self.invariants) > len(self.unexplained)
+
 
 @dataclass
 class Matrix:
@@ -43,7 +51,14 @@ class Matrix:
 
     @property
     def uncaught(self) -> list[str]:
-        return [name for name, catches in self.caught.items() if not catches]
+        """Defects no invariant that explains them caught in any scenario."""
+        return [name for name, catches in self.caught.items()
+                if not any(c.by_invariant for c in catches)]
+
+    @property
+    def expectation_only(self) -> list[str]:
+        """Defects some scenario caught, but only through an expectation."""
+        return [name for name in self.uncaught if self.caught[name]]
 
     @property
     def complete(self) -> bool:
@@ -55,9 +70,9 @@ def _run(job: tuple[str, str | None]) -> tuple[str, str | None, bool, tuple[str,
     path, defect = job
     scenario = load_scenario(Path(path))
     result = run_scenario(scenario, (defect,) if defect else ())
-    other = tuple(f"{name} expected but held" for name in result.missing) + tuple(
+    other = (*result.missing, *result.unfired, *(
         f"bureau {c.borrower} {c.period}: {c.actual}, expected {c.expected}"
-        for c in result.failed_checks)
+        for c in result.failed_checks))
     return scenario.id, defect, result.passed, tuple(result.unexpected), other
 
 

@@ -1,8 +1,11 @@
 """Running scenarios: a world per scenario, then the verdict against its expectations.
 
-A scenario **passes** when the listed invariants hold except exactly those in
-``expect.violations`` (which must be violated), and every bureau expectation —
-at a ``check`` step or at the end — holds. Under ``strict_contracts`` a payload
+A scenario **passes** when the listed invariants hold except for the violations
+``expect.violations`` demands — each entry must be met (at least one violation in
+its scope, or exactly ``count``), and any violation outside every entry's scope
+fails the scenario — when every bureau expectation (at a ``check`` step or at
+the end) holds, and when every scripted fault fired (affected a call or an
+event) unless it is marked ``may_not_fire``. Under ``strict_contracts`` a payload
 that breaks its contract stops the run, and the scenario fails with the
 violation as its ``error``.
 """
@@ -35,6 +38,8 @@ class ScenarioResult:
     evidence: dict[int, str] = field(default_factory=dict)
     #: why the run stopped early (a contract violation under strict contracts)
     error: str | None = None
+    #: scripted faults that affected nothing though they were meant to
+    unfired: list[str] = field(default_factory=list)
 
     @property
     def id(self) -> str:
@@ -45,15 +50,40 @@ class ScenarioResult:
         """Invariants that were violated, in catalogue order."""
         return [name for name, found in self.violations.items() if found]
 
+    def is_expected(self, violation: Violation) -> bool:
+        """Is the violation within the scope of an entry of ``expect.violations``?"""
+        return any(entry.invariant == violation.invariant
+                   and entry.covers(violation.borrower, violation.installment)
+                   for entry in self.scenario.expect.violations)
+
+    @property
+    def unexpected_violations(self) -> dict[str, list[Violation]]:
+        """Violations outside every expected scope, by invariant."""
+        found: dict[str, list[Violation]] = {}
+        for name, violations in self.violations.items():
+            outside = [v for v in violations if not self.is_expected(v)]
+            if outside:
+                found[name] = outside
+        return found
+
     @property
     def unexpected(self) -> list[str]:
-        """Violated invariants the scenario did not declare in ``expect.violations``."""
-        return [name for name in self.violated if name not in self.scenario.expect.violations]
+        """Invariants violated outside the scope the scenario declared, in catalogue order."""
+        return list(self.unexpected_violations)
 
     @property
     def missing(self) -> list[str]:
-        """Invariants the scenario declared must be violated, but held."""
-        return [name for name in self.scenario.expect.violations if not self.violations.get(name)]
+        """Declared violations that did not happen as declared, worded."""
+        lines = []
+        for entry in self.scenario.expect.violations:
+            found = sum(1 for v in self.violations.get(entry.invariant, ())
+                        if entry.covers(v.borrower, v.installment))
+            if entry.count is not None and found != entry.count:
+                lines.append(f"{entry.describe()} was expected, but it was violated {found} "
+                             "time(s) in that scope")
+            elif found == 0:
+                lines.append(f"{entry.describe()} was expected to be violated but held")
+        return lines
 
     @property
     def failed_checks(self) -> list[CheckResult]:
@@ -61,22 +91,22 @@ class ScenarioResult:
 
     @property
     def passed(self) -> bool:
-        return not (self.error or self.unexpected or self.missing or self.failed_checks)
+        return not (self.error or self.unexpected or self.missing or self.failed_checks
+                    or self.unfired)
 
     def reasons(self) -> list[str]:
         """Why it failed, one line each, most important first."""
         lines = []
         if self.error:
             lines.append(f"contract violated: {self.error}")
-        for name in self.unexpected:
-            found = self.violations[name]
+        for name, found in self.unexpected_violations.items():
             lines.append(f"{name} violated {len(found)} time(s), first: {found[0].message}")
         lines.extend(self.unmet_expectations())
         return lines
 
     def unmet_expectations(self) -> list[str]:
         """Declared violations that did not happen and bureau expectations that failed."""
-        lines = [f"{name} was expected to be violated but held" for name in self.missing]
+        lines = [*self.missing, *self.unfired]
         for check in self.failed_checks:
             where = f" (line {check.line})" if check.line else ""
             lines.append(f"bureau {check.borrower} {check.period}: expected {check.expected}, "
@@ -93,12 +123,13 @@ class ScenarioResult:
             "error": self.error,
             "defects": list(self.defects),
             "violations": [
-                {**v.as_dict(), "expected": name in self.scenario.expect.violations,
+                {**v.as_dict(), "expected": self.is_expected(v),
                  "entries": [self.evidence[s] for s in v.evidence if s in self.evidence]}
                 for name, found in self.violations.items() for v in found
             ],
             "unexpected": self.unexpected,
             "missing": self.missing,
+            "unfired": self.unfired,
             "checks": [
                 {"borrower": c.borrower, "period": c.period, "expected": c.expected,
                  "actual": c.actual, "at": c.at.isoformat(), "holds": c.holds}
@@ -121,5 +152,5 @@ def run_scenario(scenario: Scenario, defects: tuple[str, ...] = (), *,
         scenario=scenario, defects=tuple(sorted(world.defects)), digest=outcome.digest,
         events=outcome.events, seconds=time.perf_counter() - began,
         violations=outcome.violations, checks=outcome.checks, evidence=outcome.evidence,
-        error=outcome.error,
+        error=outcome.error, unfired=outcome.unfired,
     )

@@ -5,6 +5,12 @@ plays the borrowers' behaviours and the scripted steps on virtual time, and
 at the end gathers the facts the invariants need. Everything that varies —
 time, random draws, ids, ordering — derives from the scenario's seed.
 
+The world owns the truth's inputs: the payment network
+(:mod:`~simulator.world.network`) records money as it really moves, each
+borrower decides what to pay by their own sums (:mod:`~simulator.world.borrowing`),
+and an :class:`~simulator.world.observe.Observer` watches the parties' state
+for the verdict.
+
 With ``strict_contracts`` every payload is checked against ``contracts/``:
 each request and response crossing a link, and the calls the world makes
 itself (opening and booking loans, a payment at the bank's counter, a
@@ -14,13 +20,12 @@ dispute at the bureau). A violation stops the run, which fails with the
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from simulator.checks.facts import BureauRecord, Facts, Named, Posting, Violation
+from simulator.checks.facts import Limits, Violation
 from simulator.checks.invariants import check_all
 from simulator.checks.oracle import Oracle
 from simulator.core.calendars import jurisdiction as jurisdiction_of
@@ -31,7 +36,7 @@ from simulator.core.topology import LINKS
 from simulator.engine.journal import Journal
 from simulator.engine.links import ActiveFault, Body, Link, Response
 from simulator.parties.bank import Bank
-from simulator.parties.base import Env, Funds, Party
+from simulator.parties.base import Env, Party
 from simulator.parties.bureau import Bureau
 from simulator.parties.platform import Platform
 from simulator.parties.sms import Sms
@@ -46,6 +51,9 @@ from simulator.scenarios.model import (
     Scenario,
 )
 from simulator.wire.contracts import Contracts, load_contracts
+from simulator.world.borrowing import BorrowerLedgers
+from simulator.world.network import PaymentNetwork
+from simulator.world.observe import Observer
 
 __all__ = ["CheckResult", "World", "WorldOutcome"]
 
@@ -82,6 +90,8 @@ class WorldOutcome:
     evidence: dict[int, str] = field(default_factory=dict)
     #: why the run stopped early (a contract violation); the invariants were not checked
     error: str | None = None
+    #: scripted faults that affected nothing (and were not marked as allowed to)
+    unfired: list[str] = field(default_factory=list)
 
 
 class World:
@@ -97,13 +107,16 @@ class World:
         self.scheduler = Scheduler(self.clock)
         self.journal = Journal(self.clock)
         self.streams = Streams(scenario.seed)
-        self.oracle = Oracle(scenario.borrowers, scenario.bank, self.jurisdiction)
+        self.oracle = Oracle(scenario.borrowers, scenario.terms, self.jurisdiction)
+        self.network = PaymentNetwork(self.clock, self.journal, self.oracle)
+        self.ledgers = BorrowerLedgers(scenario.borrowers, scenario.terms, self.jurisdiction)
+        self.network.listeners.append(self.ledgers.heard)
         self.checks: list[CheckResult] = []
         self.links: dict[str, Link] = {}
         env = Env(
             clock=self.clock, scheduler=self.scheduler, journal=self.journal,
             streams=self.streams, jurisdiction=self.jurisdiction, defects=self.defects,
-            funds=Funds(self._captured, self._refunded), links=self.links,
+            network=self.network, links=self.links,
         )
         first_day = self.clock.local().date()
         self.bank = Bank(env, scenario.bank, first_day)
@@ -116,19 +129,28 @@ class World:
         for name, ends in LINKS.items():
             self.links[name] = Link(name, self.parties[ends.target], self.scheduler, self.journal,
                                     self.streams.get(f"link:{name}").random)
+        self.links["borrower->platform"].observer = self._platform_answered
         self.contracts: Contracts | None = load_contracts() if strict_contracts else None
         if self.contracts is not None:
             for name, link in self.links.items():
                 link.validate = self.contracts.guard(LINKS[name].target, link=name)
+        self.observer = Observer(
+            clock=self.clock, scheduler=self.scheduler, journal=self.journal,
+            oracle=self.oracle, network=self.network, links=self.links, bank=self.bank,
+            platform=self.platform, bureau=self.bureau, sms=self.sms)
         self._borrowers = {b.id: b for b in scenario.borrowers}
 
-    # -- the payment network reports to the oracle ----------------------------------------
-    def _captured(self, borrower: str, loan_id: str, amount: int, at: datetime,
-                  payment_id: str) -> None:
-        self.oracle.capture(borrower, loan_id, amount, at, payment_id)
+    # -- money leaving borrowers, as the payment network sees it ------------------------------
+    def _platform_answered(self, operation: str, body: Body, response: Response) -> None:
+        """The platform answered a borrower's app (whether or not the app heard it)."""
+        if operation == "repay" and response.ok:
+            self._taken(body, "platform", response)
 
-    def _refunded(self, payment_id: str, amount: int, at: datetime) -> None:
-        self.oracle.refund(payment_id, amount, at)
+    def _taken(self, body: Body, via: str, response: Response) -> None:
+        borrower = self.oracle.borrower_of(str(body.get("loan_id")))
+        if borrower is not None:
+            self.network.taken(borrower, str(body["loan_id"]), int(body["amount"]), via=via,
+                               payment_id=response.body.get("payment_id"))
 
     # -- calls that cross no link ------------------------------------------------------------
     def _serve(self, party: Party, operation: str, body: Body) -> Response:
@@ -143,6 +165,13 @@ class World:
         return response
 
     # -- setting up ------------------------------------------------------------------------
+    @property
+    def _contract_terms(self) -> dict[str, Any]:
+        """The terms every booking carries (the bank is told them; it does not decide them)."""
+        terms = self.scenario.terms
+        return {"grace_days": terms.grace_days, "arrears_tolerance": terms.arrears_tolerance,
+                "holiday_shift": terms.holiday_shift}
+
     def _open_books(self) -> None:
         """Book each loan at the bank (in bulk: the bank takes each as a ``book_loan`` body
         and answers its loan id), then open it in the app under that id."""
@@ -156,6 +185,7 @@ class World:
                 "principal": terms.principal, "annual_rate": str(terms.annual_rate),
                 "months": terms.months, "method": terms.method,
                 "disbursed": terms.disbursed.isoformat(),
+                **self._contract_terms,
             }
             if contracts is not None:
                 contracts.validate_request("bank", "book_loan", loan, {})
@@ -171,29 +201,37 @@ class World:
                 "disbursed": terms.disbursed.isoformat(),
             })
 
-    def _install_fault(self, fault: Fault) -> None:
-        detail: dict[str, Any] = {"kind": fault.kind, "until": fault.end}
+    def _install_fault(self, fault: Fault, index: int) -> None:
+        name = self.observer.script(fault, index)
+        detail: dict[str, Any] = {"kind": fault.kind, "until": fault.end, "fault": name}
         if fault.kind == "crash":
             assert fault.party is not None
             party = self.parties[fault.party]
             detail["party"] = fault.party
-            self.scheduler.at(fault.start, self._fault_event, "fault.started", detail, party.crash)
-            self.scheduler.at(fault.end, self._fault_event, "fault.ended", detail, party.restart)
+            self.scheduler.at(fault.start, self._crash, party, detail)
+            self.scheduler.at(fault.end, self._restart, party, detail)
             return
         assert fault.link is not None
         detail["link"] = fault.link
         self.links[fault.link].add_fault(ActiveFault(
             kind=fault.kind, start=fault.start, end=fault.end, by=fault.by,
             status=fault.status or 503,
-            rate=fault.rate if fault.rate is not None else Decimal(1)))
-        self.scheduler.at(fault.start, self._fault_event, "fault.started", detail, None)
-        self.scheduler.at(fault.end, self._fault_event, "fault.ended", detail, None)
+            rate=fault.rate if fault.rate is not None else Decimal(1), name=name))
+        self.scheduler.at(fault.start, self._note, "fault.started", detail)
+        self.scheduler.at(fault.end, self._note, "fault.ended", detail)
 
-    def _fault_event(self, kind: str, detail: dict[str, Any],
-                     action: Callable[[], None] | None) -> None:
+    def _note(self, kind: str, detail: dict[str, Any]) -> None:
         self.journal.append(kind, "world", **detail)
-        if action is not None:
-            action()
+
+    def _crash(self, party: Party, detail: dict[str, Any]) -> None:
+        self.journal.append("fault.started", "world", **detail)
+        self.observer.crash_started(party)
+        party.crash()
+
+    def _restart(self, party: Party, detail: dict[str, Any]) -> None:
+        self.journal.append("fault.ended", "world", **detail)
+        self.observer.crash_ended(party)
+        party.restart()
 
     def _schedule_behaviours(self) -> None:
         for borrower in self.scenario.borrowers:
@@ -201,10 +239,9 @@ class World:
                 self._schedule_habit(borrower, 1)
 
     def _habit_instant(self, borrower: Borrower, number: int) -> datetime:
-        inst = self.oracle.installment(borrower.id, number)
         offset = {"on_due_date": 0, "early": -borrower.pays.days,
                   "late": borrower.pays.days}[borrower.pays.kind]
-        day = inst.due_date + timedelta(days=offset)
+        day = self.ledgers.due_date(borrower.id, number) + timedelta(days=offset)
         minute = _PAY_WINDOW_START + derive_seed(
             self.scenario.seed, f"pays:{borrower.id}:{number}") % _PAY_WINDOW_MINUTES
         return datetime.combine(day, time(minute // 60, minute % 60), tzinfo=self.clock.tz)
@@ -220,7 +257,7 @@ class World:
 
     # -- borrower actions and checks ------------------------------------------------------
     def _repay(self, step: Repay) -> None:
-        due = self.oracle.amount_due(step.borrower, step.installment, self.clock.now)
+        due = self.ledgers.due_through(step.borrower, step.installment, self.clock.now)
         amount = step.amount if step.amount is not None else due - (step.short_by or 0)
         loan_id = self.oracle.loan_of(step.borrower)
         if amount <= 0:
@@ -230,7 +267,9 @@ class World:
         body = {"loan_id": loan_id, "amount": amount}
         if step.via == "bank":
             if self.bank.up:
-                self._serve(self.bank, "pay_at_counter", body)
+                response = self._serve(self.bank, "pay_at_counter", body)
+                if response.ok:
+                    self._taken(body, "bank", response)
             else:
                 self.journal.append("borrower.refused", "borrower", borrower=step.borrower,
                                     why="bank is down")
@@ -243,6 +282,7 @@ class World:
                 "period": step.period}
         self.journal.append("borrower.dispute", "borrower", borrower=step.borrower,
                             period=step.period)
+        self.observer.disputes.append((self.clock.now, body["account"], step.period))
         if self.bureau.up:
             self._serve(self.bureau, "open_dispute", body)
         else:
@@ -271,10 +311,12 @@ class World:
         self._open_books()
         for party in self.parties.values():
             party.start()
+        faults = 0
         for step in sorted(scenario.steps, key=lambda s: s.at):
             action = step.action
             if isinstance(action, Fault):
-                self._install_fault(action)
+                self._install_fault(action, faults)
+                faults += 1
             elif isinstance(action, Repay):
                 self.scheduler.at(step.at, self._repay, action)
             elif isinstance(action, Dispute):
@@ -299,20 +341,15 @@ class World:
             self._check(Check((expectation,)), expectation.line)
         self.journal.append("world.ended", "world", events=self.scheduler.executed)
         self.journal.index_kinds()
-        facts = Facts(
-            journal=self.journal, oracle=self.oracle, end=self.clock.now,
-            recon_max_wait=scenario.bank.recon_max_wait,
-            postings=Named(self.bank.postings_at_end(), Posting),
-            platform_pending=self.platform.in_transit(),
-            bureau_records=Named(self.bureau.all_records(), BureauRecord),
-        )
-        violations = check_all(facts, invariants)
+        limits = Limits(recon_wait=self.jurisdiction.recon_wait_limit,
+                        in_transit=self.jurisdiction.in_transit_limit)
+        violations = check_all(self.observer.facts(self.clock.now, limits), invariants)
         evidence = {
             seq: self.journal.get(seq).brief()
             for found in violations.values() for v in found[:20] for seq in v.evidence
         }
         outcome = WorldOutcome(self.journal.digest(), len(self.journal), violations,
-                               list(self.checks), evidence)
+                               list(self.checks), evidence, unfired=self.observer.unfired())
         for party in self.parties.values():
             party.close()
         return outcome

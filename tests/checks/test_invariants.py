@@ -14,14 +14,24 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from simulator.checks.facts import Facts, Violation
+from simulator.checks.facts import (
+    BureauRecord,
+    CreditWrite,
+    Facts,
+    Limits,
+    Message,
+    Posting,
+    PostingSeen,
+    Violation,
+    Window,
+)
 from simulator.checks.invariants import CHECKS
-from simulator.checks.oracle import Oracle
+from simulator.checks.oracle import GivenBack, Oracle, Payment
 from simulator.core.calendars import jurisdiction
 from simulator.core.clock import Clock
 from simulator.core.privacy import mask_id_number
 from simulator.engine.journal import Journal
-from simulator.scenarios.model import INVARIANTS, BankPolicy, Borrower, LoanTerms, Pays
+from simulator.scenarios.model import INVARIANTS, Borrower, ContractTerms, LoanTerms, Pays
 from simulator.world.runner import ScenarioResult, run_scenario
 from tests.support.scenario_text import borrower, check, docking_outage, fault, load, repay
 
@@ -68,6 +78,10 @@ DUPLICATED = {"steps": [fault("2026-02-01T08:00", "duplicate", link="platform->b
                         repay(ON_DUE_DATE)]}
 API_OUTAGE = {"steps": [fault("2026-02-01T08:00", "outage", link="platform->bank", for_="1d"),
                         repay(ON_DUE_DATE)]}
+#: the bank answers a valid repayment 422 for a day: the platform gives the money back
+REFUSED = {"steps": [fault("2026-02-01T08:00", "error", link="platform->bank", status=422,
+                           for_="1d"),
+                     repay(ON_DUE_DATE)]}
 NEVER_PAYS = {"until": "2026-03-02",  # past the month-end batch of February
               "borrowers": [borrower(id_number=ID_NUMBER, phone=PHONE, pays="never")]}
 OVERDUE_AT_END = [{"borrower": "alice", "period": "2026-02", "status": "overdue"}]
@@ -93,55 +107,62 @@ HOLDS = [
                  id="bureau_matches_truth-corrected"),
     pytest.param("bureau_matches_truth", Case(NEVER_PAYS, bureau=OVERDUE_AT_END),
                  id="bureau_matches_truth-true-delinquency"),
+    pytest.param("no_wrongful_refund", Case(API_OUTAGE), id="no_wrongful_refund-retried"),
+    pytest.param("in_transit_bounded", Case(API_OUTAGE), id="in_transit_bounded-retried"),
 ]
 
 VIOLATED = [
     pytest.param("no_false_overdue",
                  Case(DOCKING, ("bank.reports_without_reconciliation",),
-                      ("bureau.record", "platform.captured")),
+                      ("credit_file.changed", "money.taken")),
                  id="no_false_overdue-reports-without-reconciliation"),
     pytest.param("no_false_overdue_sms",
                  Case(DOCKING, ("bank.reports_without_reconciliation",),
-                      ("sms.sent", "platform.captured")),
+                      ("sms.sent", "money.taken")),
                  id="no_false_overdue_sms-reports-without-reconciliation"),
     pytest.param("exactly_once_posting",
                  Case(DUPLICATED, ("bank.ignores_idempotency_key",),
-                      ("platform.captured", "bank.posted", "bank.posted")),
+                      ("money.taken", "bank.posted", "bank.posted")),
                  id="exactly_once_posting-ignores-idempotency-key"),
     pytest.param("exactly_once_posting",
-                 Case(API_OUTAGE, ("platform.no_retry",), ("platform.captured",)),
+                 Case(API_OUTAGE, ("platform.no_retry",), ("money.taken",)),
                  id="exactly_once_posting-no-retry"),
     pytest.param("money_conserved",
                  Case(DUPLICATED, ("bank.ignores_idempotency_key",),
-                      ("platform.captured", "bank.posted", "bank.posted")),
+                      ("money.taken", "bank.posted", "bank.posted")),
                  id="money_conserved-ignores-idempotency-key"),
     pytest.param("money_conserved",
-                 Case(API_OUTAGE, ("platform.no_retry",), ("platform.captured",)),
+                 Case(API_OUTAGE, ("platform.no_retry",), ("money.taken",)),
                  id="money_conserved-no-retry"),
     pytest.param("true_overdue_reported", Case(NEVER_PAYS, ("bank.suppresses_delinquency",)),
                  id="true_overdue_reported-suppresses-delinquency"),
     pytest.param("false_reports_corrected",
                  Case(BEYOND_WAIT, NO_LATE_CORRECTION,
-                      ("bureau.record", "platform.captured", "bank.posted")),
+                      ("credit_file.changed", "money.taken", "bank.posted")),
                  id="false_reports_corrected-no-correction"),
     pytest.param("false_reports_corrected",
                  Case(DISPUTED, (*NO_LATE_CORRECTION, "bureau.dispute_never_resolved"),
-                      ("bureau.record", "platform.captured", "bank.posted")),
+                      ("credit_file.changed", "money.taken", "bank.posted")),
                  id="false_reports_corrected-dispute-never-resolved"),
     pytest.param("false_reports_corrected",
                  Case(BEYOND_WAIT, ("bureau.correction_ignored",),
-                      ("bureau.record", "platform.captured", "bank.posted")),
+                      ("credit_file.changed", "money.taken", "bank.posted")),
                  id="false_reports_corrected-bureau-ignores-correction"),
     pytest.param("bureau_matches_truth",
-                 Case(BEYOND_WAIT, NO_LATE_CORRECTION, ("bureau.record",)),
+                 Case(BEYOND_WAIT, NO_LATE_CORRECTION, ("credit_file.changed",)),
                  id="bureau_matches_truth-no-correction"),
     pytest.param("bureau_matches_truth", Case(NEVER_PAYS, ("bank.suppresses_delinquency",)),
                  id="bureau_matches_truth-suppressed"),
+    pytest.param("no_wrongful_refund", Case(REFUSED, (), ("money.taken", "link.call")),
+                 id="no_wrongful_refund-bank-refuses-a-valid-repayment"),
+    pytest.param("in_transit_bounded",
+                 Case(API_OUTAGE, ("platform.no_retry",), ("money.taken",)),
+                 id="in_transit_bounded-no-retry"),
 ]
 
 
 def test_every_invariant_is_covered() -> None:
-    """Each of the seven invariants has a holding and a violated case in the tables above."""
+    """Each invariant has a holding and a violated case in the tables above."""
     assert {p.values[0] for p in HOLDS} == set(INVARIANTS)
     assert {p.values[0] for p in VIOLATED} == set(INVARIANTS)
     assert tuple(CHECKS) == INVARIANTS
@@ -266,7 +287,7 @@ def test_violation_evidence_points_to_journal_entries(
     for kind in set(case.evidence_kinds):
         assert kinds.count(kind) >= case.evidence_kinds.count(kind), (kind, briefs)
     for brief in briefs:
-        if brief.split(" ")[2].startswith("bureau."):
+        if brief.split(" ")[2].startswith("credit_file."):
             assert '"account":"L-alice"' in brief and '"installment":1' in brief
 
 
@@ -276,8 +297,8 @@ def test_no_false_overdue_evidence_is_the_bureau_record_and_the_payment(
     case = Case(DOCKING, ("bank.reports_without_reconciliation",))
     result, found = _violations("no_false_overdue", case, violated_runs)
     record, *payment = (result.evidence[seq] for seq in found[0].evidence)
-    assert " bureau.record " in record and '"status":"overdue"' in record
-    assert any(" platform.captured " in brief for brief in payment)
+    assert " credit_file.changed " in record and '"status":"overdue"' in record
+    assert any(" money.taken " in brief for brief in payment)
     instants = found[0].instants
     assert instants["paid_at"] == "2026-02-01T21:00:00+08:00"
     assert instants["paid_at"] < instants["due_end"] < instants["reported_at"]
@@ -291,49 +312,96 @@ LEVEL = 34_002  # installment of a 1000.00 loan at 12% over 3 months, in fen
 
 @dataclass
 class FactsBuilder:
-    """A world without parties: an oracle for alice, a journal, and the parties' final state."""
+    """A world without parties: an oracle for alice, a journal, and the state the checks read
+    (postings as they appeared and at the end, credit-file writes, texts, money returned)."""
 
     clock: Clock
     journal: Journal
     oracle: Oracle
-    #: (posting_id, payment_id, amount, applied, refunded, received)
-    postings: list[tuple[str, str, int, int, int, datetime]] = field(default_factory=list)
+    postings: list[Posting] = field(default_factory=list)
+    seen: list[PostingSeen] = field(default_factory=list)
     platform_pending: dict[str, int] = field(default_factory=dict)
-    bureau_records: list[tuple[str, str, int, str, str, int]] = field(default_factory=list)
+    writes: list[CreditWrite] = field(default_factory=list)
+    messages: list[Message] = field(default_factory=list)
+    given_back: list[GivenBack] = field(default_factory=list)
+    path_broken: list[Window] = field(default_factory=list)
+    reused: list[str] = field(default_factory=list)
 
     def at(self, instant: datetime) -> FactsBuilder:
         self.clock.now = instant
         return self
 
-    def pay(self, payment_id: str, amount: int, instant: datetime) -> int:
-        """The borrower pays through the platform: truth and journal."""
+    def pay(self, payment_id: str, amount: int, instant: datetime, via: str = "platform") -> int:
+        """Money leaves alice: the payment network's record, and its journal entry."""
         self.at(instant)
-        self.oracle.capture("alice", "L-alice", amount, instant, payment_id)
-        return self.journal.append("platform.captured", "platform", payment_id=payment_id,
-                                   loan_id="L-alice", amount=amount)
+        self.oracle.capture(Payment(payment_id, "alice", "L-alice", amount, instant, via=via))
+        return self.journal.append("money.taken", "network", payment_id=payment_id,
+                                   loan_id="L-alice", amount=amount, via=via)
 
-    def post(self, payment_id: str, amount: int, instant: datetime) -> int:
+    def post(self, payment_id: str, amount: int, instant: datetime, applied: int | None = None
+             ) -> int:
+        """A posting appears at the bank (and stays, applying ``applied``, default all)."""
         self.at(instant)
-        posting_id = f"PST{len(self.postings) + 1:08d}"
-        self.postings.append((posting_id, payment_id, amount, amount, 0, instant))
-        return self.journal.append("bank.posted", "bank", payment_id=payment_id,
-                                   posting_id=posting_id, loan_id="L-alice", amount=amount)
+        posting_id = f"PST{len(self.seen) + 1:08d}"
+        applied = amount if applied is None else applied
+        self.postings.append(Posting(posting_id, payment_id, amount, applied, amount - applied,
+                                     "L-alice"))
+        seq = self.journal.append("bank.posted", "bank", payment_id=payment_id,
+                                  posting_id=posting_id, loan_id="L-alice", amount=amount)
+        self.seen.append(PostingSeen(posting_id, payment_id, amount, instant, seq))
+        return seq
 
-    def record(self, instant: datetime, status: str, installment: int = 1,
-               kind: str = "bureau.record") -> int:
+    def unpost(self, posting_id: str) -> None:
+        """The bank removes a posting (it stays in the history)."""
+        self.postings = [p for p in self.postings if p.posting_id != posting_id]
+
+    def record(self, instant: datetime, status: str, installment: int = 1, *,
+               dpd: int | None = None, subject: str = ID_NUMBER, account: str = "L-alice",
+               period: str | None = None, deleted: bool = False) -> int:
+        """The bureau's database takes a write to alice's (or another) credit file."""
         self.at(instant)
-        period = f"2026-{installment + 1:02d}"
-        dpd = 0 if status == "current" else 1
-        self.bureau_records = [r for r in self.bureau_records if r[2] != installment]
-        self.bureau_records.append((ID_NUMBER, "L-alice", installment, period, status, dpd))
-        return self.journal.append(kind, "bureau", account="L-alice", installment=installment,
-                                   period=period, status=status, days_past_due=dpd)
+        period = period or f"2026-{installment + 1:02d}"
+        dpd = (0 if status == "current" else 1) if dpd is None else dpd
+        seq = self.journal.append("credit_file.changed", "world", account=account,
+                                  installment=installment, period=period,
+                                  status="deleted" if deleted else status, days_past_due=dpd)
+        self.writes.append(CreditWrite(instant, subject, account, installment, period, status,
+                                       dpd, deleted, seq))
+        return seq
+
+    def text(self, instant: datetime, text: str, *, reason: str = "notice",
+             installment: int | None = None, phone: str = PHONE) -> int:
+        self.at(instant)
+        seq = self.journal.append("sms.sent", "sms", borrower="alice", reason=reason)
+        self.messages.append(Message(instant, phone, "alice", None, installment, reason, text,
+                                     seq))
+        return seq
+
+    def give_back(self, payment_id: str, amount: int, instant: datetime, by: str) -> None:
+        self.at(instant)
+        self.given_back.append(GivenBack(payment_id, amount, by, instant,
+                                         payment_id in self.oracle.payments))
+        self.oracle.refund(payment_id, amount)
 
     def facts(self, end: datetime) -> Facts:
         self.at(end)
+        final: dict[tuple[str, str, int], BureauRecord] = {}
+        for w in self.writes:
+            key = (w.subject_id, w.account, w.installment)
+            if w.deleted:
+                final.pop(key, None)
+            else:
+                final[key] = BureauRecord(w.subject_id, w.account, w.installment, w.period,
+                                          w.status, w.days_past_due)
+        jurisdiction = self.oracle.jurisdiction
         return Facts(journal=self.journal, oracle=self.oracle, end=end,
-                     recon_max_wait=timedelta(days=3), postings=self.postings,
-                     platform_pending=self.platform_pending, bureau_records=self.bureau_records)
+                     limits=Limits(jurisdiction.recon_wait_limit,
+                                   jurisdiction.in_transit_limit),
+                     postings=list(self.postings), postings_seen=self.seen,
+                     platform_pending=self.platform_pending,
+                     bureau_records=list(final.values()), credit_writes=self.writes,
+                     messages=self.messages, given_back=self.given_back,
+                     reused_payment_ids=self.reused, path_broken=self.path_broken)
 
 
 @pytest.fixture
@@ -344,7 +412,7 @@ def make_facts() -> Callable[[], FactsBuilder]:
         loan = LoanTerms(100_000, Decimal("0.12"), 3, "equal_installment", date(2026, 1, 1))
         alice = Borrower("alice", "Alice", ID_NUMBER, PHONE, loan, Pays())
         clock = Clock(datetime(2026, 1, 1, 9, tzinfo=SHANGHAI), SHANGHAI)
-        oracle = Oracle((alice,), BankPolicy(), jurisdiction("CN"))
+        oracle = Oracle((alice,), ContractTerms(), jurisdiction("CN"))
         oracle.open_account("alice", "L-alice")
         return FactsBuilder(clock, Journal(clock), oracle)
 
@@ -355,13 +423,18 @@ def cn(day: int, month: int = 2, hour: int = 12) -> datetime:
     return datetime(2026, month, day, hour, tzinfo=SHANGHAI)
 
 
+def check(name: str, world: FactsBuilder, end: datetime) -> list[Violation]:
+    return CHECKS[name](world.facts(end))
+
+
+END = cn(15, month=3)  # every deadline of installment 1 has passed
 def test_no_false_overdue_on_hand_built_facts(make_facts: Callable[[], FactsBuilder]) -> None:
     """An overdue record for an on-time installment is one violation citing record and payment."""
     world = make_facts()
     captured = world.pay("P1", LEVEL, cn(1, hour=21))
     record = world.record(cn(2, hour=1), "overdue")
     world.record(cn(3, hour=1), "overdue")  # the same installment again: still one violation
-    found = CHECKS["no_false_overdue"](world.facts(cn(1, month=3)))
+    found = check("no_false_overdue", world, cn(1, month=3))
     assert len(found) == 1
     assert found[0].evidence == (record, captured)
     assert found[0].installment == 1
@@ -370,11 +443,116 @@ def test_no_false_overdue_on_hand_built_facts(make_facts: Callable[[], FactsBuil
 
 
 def test_no_false_overdue_ignores_true_lateness(make_facts: Callable[[], FactsBuilder]) -> None:
-    """An overdue record for an installment paid after its due end is no violation."""
+    """An overdue record for an installment paid after its due end, written once it truly
+    reached the threshold with the days it truly had, is no violation."""
     world = make_facts()
     world.pay("P1", LEVEL + 100, cn(2, hour=10))
-    world.record(cn(3, hour=1), "overdue")
-    assert CHECKS["no_false_overdue"](world.facts(cn(1, month=3))) == []
+    world.record(cn(3, hour=1), "overdue", dpd=1)
+    assert check("no_false_overdue", world, cn(1, month=3)) == []
+
+
+def test_a_false_overdue_written_by_a_correction_is_seen(
+        make_facts: Callable[[], FactsBuilder]) -> None:
+    """A correction (or a dispute outcome) that writes "overdue" over a current record of an
+    on-time installment is a false delinquency the moment it is written."""
+    world = make_facts()
+    world.pay("P1", LEVEL, cn(1, hour=21))
+    world.record(cn(28, month=2, hour=1), "current", dpd=0)
+    wrong = world.record(cn(10, month=3), "overdue", dpd=5)
+    found = check("no_false_overdue", world, END)
+    assert [v.evidence[0] for v in found] == [wrong]
+    assert found[0].instants["reported_at"] == "2026-03-10T12:00:00+08:00"
+
+
+@pytest.mark.parametrize(
+    ("recorded_at", "dpd", "paid_at", "why"),
+    [
+        # the US-style mistake, in CN terms: reported before the threshold, paid later anyway
+        pytest.param(cn(1, hour=23), 1, cn(9), "reached the reporting threshold", id="premature"),
+        pytest.param(cn(4, hour=1), 45, None, "truly 3 day(s) past due", id="bucket-overstated"),
+        pytest.param(cn(4, hour=1), 30, None, None, id="same-bucket-understated-days"),
+        pytest.param(cn(5, month=3, hour=1), 1, None, None, id="understated-after-a-delay"),
+    ],
+)
+def test_no_false_overdue_judges_when_and_how_late(
+        make_facts: Callable[[], FactsBuilder], recorded_at: datetime, dpd: int,
+        paid_at: datetime | None, why: str | None) -> None:
+    """A delinquency is false when recorded before the installment truly reached the
+    threshold, or in a worse days-past-due bucket than was true then (CN buckets 1–30,
+    31–60, …); understating is not a false alarm."""
+    world = make_facts()
+    if paid_at is not None:
+        world.pay("P1", LEVEL + 500, paid_at)
+    world.record(recorded_at, "overdue", dpd=dpd)
+    found = check("no_false_overdue", world, END)
+    if why is None:
+        assert found == []
+    else:
+        assert len(found) == 1 and why in found[0].message
+
+
+def test_us_reporting_at_one_day_past_due_is_premature() -> None:
+    """In the US a delinquency may only be recorded from 30 days past due: a record at 1 day
+    is false even though the borrower never pays."""
+    loan = LoanTerms(100_000, Decimal("0.12"), 3, "equal_installment", date(2026, 1, 1))
+    bob = Borrower("bob", "Bob", "123-45-6789", "212-555-0123", loan, Pays())
+    new_york = ZoneInfo("America/New_York")
+    clock = Clock(datetime(2026, 1, 1, 9, tzinfo=new_york), new_york)
+    oracle = Oracle((bob,), ContractTerms(), jurisdiction("US"))
+    oracle.open_account("bob", "L-bob")
+    journal = Journal(clock)
+    early = CreditWrite(datetime(2026, 2, 3, 1, tzinfo=new_york), "123-45-6789", "L-bob", 1,
+                        "2026-02", "overdue", 1, False, 0)
+    on_time = early._replace(at=datetime(2026, 3, 4, 1, tzinfo=new_york), days_past_due=31)
+    facts = Facts(journal=journal, oracle=oracle, end=datetime(2026, 6, 1, tzinfo=new_york),
+                  limits=Limits(timedelta(days=3), timedelta(days=1)), postings=[],
+                  postings_seen=[], platform_pending={}, bureau_records=[],
+                  credit_writes=[early, on_time], messages=[])
+    found = CHECKS["no_false_overdue"](facts)
+    assert len(found) == 1
+    # 30 days past due from 2026-03-03 (1 February + 30 days), midnight in New York
+    assert "reached the reporting threshold (30 day(s) past due) only at " \
+        "2026-03-03T00:00:00-05:00" in found[0].message
+
+
+@pytest.mark.parametrize(
+    ("text", "reason", "installment", "sent_at", "violated"),
+    [
+        pytest.param("Installment 1 of your loan is overdue.", "overdue_warning", 1, cn(2, hour=1),
+                     True, id="warning-for-an-on-time-installment"),
+        pytest.param("Your repayment is overdue, please pay now.", "notice", None,
+                     cn(2, hour=1), True, id="overdue-text-under-another-reason"),
+        pytest.param("您的第1期还款已逾期。", "notice", None, cn(2, hour=1), True,
+                     id="chinese-text-naming-the-installment"),
+        pytest.param("Your repayment PAY00000001 was returned by the bank.", "repayment_refunded",
+                     None, cn(2, hour=1), False, id="a-refund-notice-is-no-warning"),
+    ],
+)
+def test_no_false_overdue_sms_reads_every_text(
+        make_facts: Callable[[], FactsBuilder], text: str, reason: str,
+        installment: int | None, sent_at: datetime, violated: bool) -> None:
+    """Any text that speaks of an overdue installment counts, whatever fields it carries."""
+    world = make_facts()
+    world.pay("P1", LEVEL, cn(1, hour=21))
+    seq = world.text(sent_at, text, reason=reason, installment=installment)
+    found = check("no_false_overdue_sms", world, END)
+    assert bool(found) is violated
+    if found:
+        assert found[0].evidence[0] == seq
+
+
+def test_a_warning_before_the_due_end_is_false(make_facts: Callable[[], FactsBuilder]) -> None:
+    """An overdue warning sent before the installment's due end is false, even for a borrower
+    who then pays late; one sent after it, to a borrower truly late, is true."""
+    world = make_facts()
+    world.text(cn(1, hour=22), "Installment 1 is overdue.", reason="overdue_warning",
+               installment=1)
+    world.text(cn(2, hour=9), "Installment 1 is overdue.", reason="overdue_warning",
+               installment=1)
+    world.pay("P1", LEVEL + 500, cn(3))
+    found = check("no_false_overdue_sms", world, END)
+    assert len(found) == 1
+    assert "its due end 2026-02-02T00:00:00+08:00 had not come yet" in found[0].message
 
 
 @pytest.mark.parametrize(
@@ -396,45 +574,146 @@ def test_exactly_once_posting_on_hand_built_facts(make_facts: Callable[[], Facts
     posted = [world.post("P1", amount, cn(1, hour=22)) for amount in postings]
     if pending:
         world.platform_pending["P1"] = LEVEL
-    found = CHECKS["exactly_once_posting"](world.facts(cn(1, month=3)))
+    found = check("exactly_once_posting", world, cn(1, month=3))
     assert [v.cause for v in found] == ([] if cause is None else [cause])
     if cause is not None:
         assert found[0].evidence == (captured, *posted)
+
+
+def test_a_double_posting_later_reversed_still_counts(
+        make_facts: Callable[[], FactsBuilder]) -> None:
+    """Two postings of one repayment violate exactly-once even if the bank removes one later."""
+    world = make_facts()
+    world.pay("P1", LEVEL, cn(1, hour=21))
+    world.post("P1", LEVEL, cn(1, hour=22))
+    world.post("P1", LEVEL, cn(1, hour=23))
+    world.unpost("PST00000002")
+    found = check("exactly_once_posting", world, END)
+    assert [v.cause for v in found] == ["repeated posting"]
+    assert "PST00000001, PST00000002" in found[0].message
 
 
 def test_exactly_once_posting_phantom(make_facts: Callable[[], FactsBuilder]) -> None:
     """A posting for a payment nobody made is a phantom posting."""
     world = make_facts()
     world.post("P9", 500, cn(1, hour=22))
-    found = CHECKS["exactly_once_posting"](world.facts(cn(1, month=3)))
+    found = check("exactly_once_posting", world, cn(1, month=3))
     assert [(v.cause, v.borrower) for v in found] == [("phantom posting", None)]
 
 
+def test_a_payment_id_answered_twice_is_reported(make_facts: Callable[[], FactsBuilder]) -> None:
+    """Two payments acknowledged under one payment id are a violation of their own."""
+    world = make_facts()
+    world.pay("P1", LEVEL, cn(1, hour=21))
+    world.post("P1", LEVEL, cn(1, hour=22))
+    world.reused.append("P1")
+    found = check("exactly_once_posting", world, END)
+    assert [v.cause for v in found] == ["payment id reused"]
+
+
 @pytest.mark.parametrize(
-    ("postings", "pending", "gap"),
+    ("postings", "applied", "pending", "gap"),
     [
-        pytest.param([LEVEL], False, None, id="all-posted"),
-        pytest.param([], True, None, id="all-in-transit"),
-        pytest.param([LEVEL, LEVEL], False, "34002 too much", id="posted-twice"),
-        pytest.param([], False, "34002 missing", id="lost"),
+        pytest.param([LEVEL], None, False, None, id="all-posted"),
+        pytest.param([], None, True, None, id="all-in-transit"),
+        pytest.param([LEVEL, LEVEL], None, False, "34002 too much", id="posted-twice"),
+        pytest.param([], None, False, "34002 missing", id="lost"),
+        pytest.param([LEVEL], LEVEL - 100, False, "100 missing", id="applied-less"),
     ],
 )
 def test_money_conserved_on_hand_built_facts(make_facts: Callable[[], FactsBuilder],
-                                             postings: list[int], pending: bool,
-                                             gap: str | None) -> None:
-    """Payments must equal postings plus money in transit plus refunds, to the fen."""
+                                             postings: list[int], applied: int | None,
+                                             pending: bool, gap: str | None) -> None:
+    """What borrowers paid must equal what the bank applied plus what went back to them plus
+    what is in transit, to the fen — a bank applying less than it received included."""
     world = make_facts()
     world.pay("P1", LEVEL, cn(1, hour=21))
     for amount in postings:
-        world.post("P1", amount, cn(1, hour=22))
+        world.post("P1", amount, cn(1, hour=22), applied=applied)
     if pending:
         world.platform_pending["P1"] = LEVEL
-    found = CHECKS["money_conserved"](world.facts(cn(1, month=3)))
+    found = check("money_conserved", world, cn(1, month=3))
     if gap is None:
         assert found == []
     else:
         assert len(found) == 1 and gap in found[0].message
         assert found[0].borrower == "alice"
+
+
+def test_money_given_back_counts_once_it_truly_moved(
+        make_facts: Callable[[], FactsBuilder]) -> None:
+    """A surplus the bank truly gave back balances the books; one it only wrote down does not."""
+    world = make_facts()
+    world.pay("P1", LEVEL + 700, cn(1, hour=21))
+    world.post("P1", LEVEL + 700, cn(1, hour=22), applied=LEVEL)
+    assert "700 missing" in check("money_conserved", world, END)[0].message
+    world.give_back("P1", 700, cn(1, hour=22), by="bank")
+    assert check("money_conserved", world, END) == []
+
+
+@pytest.mark.parametrize(
+    ("paid", "returned", "violated"),
+    [
+        pytest.param(3 * LEVEL + 200, 100, False, id="part-of-a-true-surplus"),
+        pytest.param(LEVEL, LEVEL, True, id="owed-money-refunded"),
+        pytest.param(LEVEL + 200, 200, True, id="prepayment-is-no-surplus"),
+    ],
+)
+def test_no_wrongful_refund_on_hand_built_facts(
+        make_facts: Callable[[], FactsBuilder], paid: int, returned: int, violated: bool) -> None:
+    """Only what a payment paid beyond everything the loan owed may go back: paying more than
+    one installment prepays the next, so none of it is surplus until the loan is paid off."""
+    world = make_facts()
+    world.pay("P1", paid, cn(1, hour=21))
+    world.give_back("P1", returned, cn(1, hour=22), by="platform")
+    found = check("no_wrongful_refund", world, END)
+    assert bool(found) is violated
+    if found:
+        assert found[0].borrower == "alice"
+
+
+def test_a_wrongful_refund_names_the_refusal_behind_it(
+        make_facts: Callable[[], FactsBuilder]) -> None:
+    """The cause names the bank's refusal that made the platform give the money back."""
+    world = make_facts()
+    world.pay("P1", LEVEL, cn(1, hour=21))
+    refusal = world.journal.append("link.call", "platform->bank", op="post_repayment", ref="P1",
+                                   outcome="delivered", status=404)
+    world.give_back("P1", LEVEL, cn(1, hour=22), by="platform")
+    (found,) = check("no_wrongful_refund", world, END)
+    assert found.cause is not None and found.cause.startswith(
+        "the bank answered 404 to post_repayment")
+    assert refusal in found.evidence
+
+
+@pytest.mark.parametrize(
+    ("arrived", "broken", "violated"),
+    [
+        pytest.param(cn(1, hour=22), [], False, id="an-hour-later"),
+        pytest.param(cn(3, hour=20), [], True, id="two-days-on-a-whole-path"),
+        pytest.param(cn(3, hour=20), [(cn(1, hour=8), cn(3, hour=8), "outage")], False,
+                     id="within-a-day-of-the-outage-ending"),
+        pytest.param(cn(5, hour=20), [(cn(1, hour=8), cn(3, hour=8), "outage")], True,
+                     id="days-after-the-outage-ended"),
+        pytest.param(None, [(cn(1, hour=8), cn(14, month=3, hour=18), "outage")], False,
+                     id="whole-for-less-than-a-day-at-the-end"),
+        pytest.param(None, [], True, id="stuck-for-good"),
+    ],
+)
+def test_in_transit_bounded_on_hand_built_facts(
+        make_facts: Callable[[], FactsBuilder], arrived: datetime | None,
+        broken: list[tuple[datetime, datetime, str]], violated: bool) -> None:
+    """An accepted repayment reaches the bank within a day of the path to it being whole;
+    pending at the end is in transit only within that bound."""
+    world = make_facts()
+    world.pay("P1", LEVEL, cn(1, hour=21))
+    world.path_broken = [Window(*window) for window in broken]
+    if arrived is not None:
+        world.post("P1", LEVEL, arrived)
+    else:
+        world.platform_pending["P1"] = LEVEL
+    found = check("in_transit_bounded", world, END)
+    assert bool(found) is violated
 
 
 @pytest.mark.parametrize(
@@ -452,12 +731,21 @@ def test_true_overdue_reported_on_hand_built_facts(make_facts: Callable[[], Fact
     """An unpaid installment must reach the bureau by threshold + cycle + wait + one day."""
     world = make_facts()
     record = world.record(reported_at, "overdue") if reported_at is not None else None
-    found = [v for v in CHECKS["true_overdue_reported"](world.facts(end)) if v.installment == 1]
+    found = [v for v in check("true_overdue_reported", world, end) if v.installment == 1]
     assert bool(found) is violated
     if found:
-        # threshold 2026-02-02 00:00 + 1 day cycle + 3 days wait + 1 day
+        # threshold 2026-02-02 00:00 + 1 day cycle + 3 days' wait limit + 1 day
         assert found[0].instants["deadline"] == "2026-02-07T00:00:00+08:00"
         assert found[0].evidence == (() if record is None else (record,))
+
+
+def test_a_delinquency_under_another_subject_is_not_reported(
+        make_facts: Callable[[], FactsBuilder]) -> None:
+    """Reporting alice's delinquency under someone else's ID number does not report hers."""
+    world = make_facts()
+    world.record(cn(2, hour=1), "overdue", subject="110101198001011234")
+    found = [v for v in check("true_overdue_reported", world, END) if v.installment == 1]
+    assert len(found) == 1 and "never reported" in found[0].message
 
 
 @pytest.mark.parametrize(
@@ -477,12 +765,22 @@ def test_false_reports_corrected_on_hand_built_facts(make_facts: Callable[[], Fa
     record = world.record(cn(5, hour=1), "overdue")
     world.post("P1", LEVEL, cn(7, hour=8))  # the bank learns of the payment here
     if corrected_at is not None:
-        world.record(corrected_at, "current", kind="bureau.correction")
-    found = CHECKS["false_reports_corrected"](world.facts(cn(15, month=3)))
+        world.record(corrected_at, "current")
+    found = check("false_reports_corrected", world, cn(15, month=3))
     assert bool(found) is violated
     if found:
         assert found[0].instants["deadline"] == "2026-02-27T08:00:00+08:00"
         assert found[0].evidence[0] == record
+
+
+def test_a_deleted_record_counts_as_corrected(make_facts: Callable[[], FactsBuilder]) -> None:
+    """A false record the bureau deletes is gone: the correction clock stops there."""
+    world = make_facts()
+    world.pay("P1", LEVEL, cn(1, hour=21))
+    world.record(cn(5, hour=1), "overdue")
+    world.post("P1", LEVEL, cn(7, hour=8))
+    world.record(cn(10), "overdue", deleted=True)
+    assert check("false_reports_corrected", world, END) == []
 
 
 @pytest.mark.parametrize(
@@ -498,9 +796,44 @@ def test_bureau_matches_truth_on_hand_built_facts(make_facts: Callable[[], Facts
     world = make_facts()
     world.pay("P1", LEVEL, cn(1, hour=21))
     seq = world.record(cn(2, hour=1), status)
-    found = CHECKS["bureau_matches_truth"](world.facts(cn(1, month=3)))
+    found = check("bureau_matches_truth", world, cn(1, month=3))
     assert bool(found) is violated
     if found:
         assert seq in found[0].evidence  # the record the bureau holds
         assert found[0].evidence[0] < seq  # and the capture of the on-time payment before it
         assert re.search(r"holds 2026-02 as overdue, but the truth is current", found[0].message)
+
+
+def test_a_true_delinquency_that_vanished_is_a_violation(
+        make_facts: Callable[[], FactsBuilder]) -> None:
+    """A true delinquency the bureau no longer holds at the end (deleted) is a violation."""
+    world = make_facts()
+    world.record(cn(2, hour=1), "overdue")
+    world.record(cn(20), "overdue", deleted=True)
+    found = [v for v in check("bureau_matches_truth", world, END) if "2026-02" in v.message]
+    assert len(found) == 1
+    assert "holds 2026-02 as nothing (no record), but the truth is overdue" in found[0].message
+
+
+@pytest.mark.parametrize(
+    ("changes", "why"),
+    [
+        pytest.param({"account": "ACC-9"}, "account ACC-9 is no loan the bank booked",
+                     id="the-bank's-own-account-number"),
+        pytest.param({"installment": 9}, "has no installment 9", id="no-such-installment"),
+        pytest.param({"period": "2026-05"}, "is due in 2026-02, not 2026-05", id="wrong-period"),
+        pytest.param({"subject": "110101198001011234"}, "another subject's ID number",
+                     id="another-subject"),
+    ],
+)
+def test_every_record_must_be_a_true_installments(
+        make_facts: Callable[[], FactsBuilder], changes: dict[str, Any], why: str) -> None:
+    """A record the oracle cannot map to the borrower, account, installment and period it
+    names — or that names the wrong subject — is a violation, never skipped."""
+    world = make_facts()
+    world.pay("P1", 3 * LEVEL, cn(1, hour=21))
+    seq = world.record(cn(28, hour=1), "current", dpd=0, **changes)
+    found = [v for v in check("bureau_matches_truth", world, END) if v.cause]
+    assert len(found) == 1 and why in found[0].message
+    assert found[0].evidence == (seq,)
+    assert ID_NUMBER not in found[0].message and "110101198001011234" not in found[0].message

@@ -14,9 +14,9 @@ import chinese_calendar
 import holidays
 import pytest
 
-from simulator.checks.oracle import Oracle
+from simulator.checks.oracle import Oracle, Payment
 from simulator.core.calendars import jurisdiction
-from simulator.scenarios.model import BankPolicy, Borrower, LoanTerms, Pays
+from simulator.scenarios.model import Borrower, ContractTerms, LoanTerms, Pays
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -39,6 +39,18 @@ def penalty(principal: int, days: int) -> int:
 MakeOracle = Callable[..., Oracle]
 
 
+def first_in_full(at: datetime, tz: ZoneInfo = SHANGHAI) -> int:
+    """What settles installment 1 (due 2026-02-01, no grace) at ``at``: its level amount,
+    plus penalty interest for each local day after the due date."""
+    days_late = (at.astimezone(tz).date() - date(2026, 2, 1)).days
+    return LEVEL + (penalty(PRINCIPAL_1, days_late) if days_late > 0 else 0)
+
+
+def pay(oracle: Oracle, payment_id: str, amount: int, at: datetime) -> None:
+    """The payment network reports alice's payment of ``amount`` at ``at``."""
+    oracle.capture(Payment(payment_id, "alice", "L-alice", amount, at))
+
+
 @pytest.fixture
 def make_oracle() -> MakeOracle:
     """A factory of oracles for one borrower, ``alice``, with the loan terms given."""
@@ -49,9 +61,11 @@ def make_oracle() -> MakeOracle:
         loan = LoanTerms(principal, Decimal(annual_rate), months, "equal_installment", disbursed)
         alice = Borrower("alice", "Alice Example", "110101199003071234", "13812345678", loan,
                          Pays())
-        policy = BankPolicy(grace_days=grace_days, arrears_tolerance=arrears_tolerance,
-                            holiday_shift=holiday_shift)
-        return Oracle((alice,), policy, jurisdiction(code))
+        terms = ContractTerms(grace_days=grace_days, arrears_tolerance=arrears_tolerance,
+                              holiday_shift=holiday_shift)
+        oracle = Oracle((alice,), terms, jurisdiction(code))
+        oracle.open_account("alice", "L-alice")
+        return oracle
 
     return make
 
@@ -186,37 +200,12 @@ def test_schedule_amounts(make_oracle: MakeOracle) -> None:
     assert sum(i.principal for i in installments) == 100_000
 
 
-@pytest.mark.parametrize(
-    ("number", "at", "expected"),
-    [
-        pytest.param(1, cn(1, hour=23, minute=59), LEVEL, id="one-on-due-date"),
-        pytest.param(2, cn(1), 2 * LEVEL, id="two-installments"),
-        pytest.param(1, cn(5, hour=10), LEVEL + penalty(PRINCIPAL_1, 4), id="four-days-late"),
-        pytest.param(1, cn(2, hour=0), LEVEL + penalty(PRINCIPAL_1, 1), id="at-due-end-one-day"),
-        pytest.param(2, cn(5, month=3, hour=10),
-                     2 * LEVEL + penalty(PRINCIPAL_1, 32) + penalty(PRINCIPAL_2, 4),
-                     id="both-late-with-penalties"),
-    ],
-)
-def test_amount_due(make_oracle: MakeOracle, number: int, at: datetime, expected: int) -> None:
-    """amount_due sums unpaid installments 1..k and their penalty interest as of the instant."""
-    assert make_oracle().amount_due("alice", number, at) == expected
-
-
-def test_amount_due_after_payment_is_zero(make_oracle: MakeOracle) -> None:
-    """Once an installment is paid in full, nothing more is due for it."""
-    oracle = make_oracle()
-    oracle.capture("alice", "L-alice", LEVEL, cn(1, hour=9), "P1")
-    assert oracle.amount_due("alice", 1, cn(20)) == 0
-    assert oracle.amount_due("alice", 2, cn(20)) == LEVEL
-
-
 def test_allocation_oldest_first_penalty_before_installment(make_oracle: MakeOracle) -> None:
     """A payment settles the oldest installment and its penalty, then the next penalty first."""
     oracle = make_oracle()
     at = cn(5, month=3, hour=10)  # installment 1 is 32 days late, installment 2 is 4
     penalty_1, penalty_2 = penalty(PRINCIPAL_1, 32), penalty(PRINCIPAL_2, 4)
-    oracle.capture("alice", "L-alice", LEVEL + penalty_1 + penalty_2 + 100, at, "P1")
+    pay(oracle, "P1", LEVEL + penalty_1 + penalty_2 + 100, at)
     first, second, third = oracle.installments("alice")
     assert (first.paid, first.penalty_paid, first.settled_at) == (LEVEL, penalty_1, at)
     assert (second.penalty_paid, second.paid, second.settled_at) == (penalty_2, 100, None)
@@ -227,7 +216,7 @@ def test_allocation_oldest_first_penalty_before_installment(make_oracle: MakeOra
 def test_allocation_short_of_the_penalty(make_oracle: MakeOracle) -> None:
     """Money short of the oldest penalty goes to that penalty only; nothing is settled."""
     oracle = make_oracle()
-    oracle.capture("alice", "L-alice", 50, cn(5, hour=10), "P1")
+    pay(oracle, "P1", 50, cn(5, hour=10))
     first = oracle.installment("alice", 1)
     assert (first.penalty_paid, first.paid, first.settled_at) == (50, 0, None)
 
@@ -246,7 +235,7 @@ def test_allocation_short_of_the_penalty(make_oracle: MakeOracle) -> None:
 def test_paid_on_time_or_late(make_oracle: MakeOracle, at: datetime, on_time: bool) -> None:
     """An installment paid in full before its local due end is on time; at or after it, late."""
     oracle = make_oracle()
-    oracle.capture("alice", "L-alice", oracle.amount_due("alice", 1, at), at, "P1")
+    pay(oracle, "P1", first_in_full(at), at)
     inst = oracle.installment("alice", 1)
     assert inst.settled_at == at
     assert inst.paid_on_time is on_time
@@ -256,7 +245,7 @@ def test_grace_days_extend_on_time(make_oracle: MakeOracle) -> None:
     """With two grace days, paying two days after the due date is still on time."""
     oracle = make_oracle(grace_days=2)
     at = cn(3, hour=22)
-    oracle.capture("alice", "L-alice", LEVEL, at, "P1")
+    pay(oracle, "P1", LEVEL, at)
     assert oracle.installment("alice", 1).paid_on_time
 
 
@@ -273,7 +262,7 @@ def test_arrears_tolerance(make_oracle: MakeOracle, short_by: int, settled: bool
     """A residual up to the arrears tolerance (1.00) counts as paid; one fen more does not."""
     oracle = make_oracle(arrears_tolerance=100)
     at = cn(1, hour=10)
-    oracle.capture("alice", "L-alice", LEVEL - short_by, at, "P1")
+    pay(oracle, "P1", LEVEL - short_by, at)
     inst = oracle.installment("alice", 1)
     assert (inst.settled_at == at) is settled
     assert inst.paid_on_time is settled
@@ -283,10 +272,10 @@ def test_arrears_tolerance(make_oracle: MakeOracle, short_by: int, settled: bool
 def test_refund_undoes_a_payment(make_oracle: MakeOracle) -> None:
     """A refunded payment is taken out of the allocation; the other payments are reallocated."""
     oracle = make_oracle()
-    oracle.capture("alice", "L-alice", LEVEL, cn(1, hour=9), "P1")
-    oracle.capture("alice", "L-alice", 2 * LEVEL, cn(25, hour=9), "P2")
+    pay(oracle, "P1", LEVEL, cn(1, hour=9))
+    pay(oracle, "P2", 2 * LEVEL, cn(25, hour=9))
     assert oracle.installment("alice", 2).settled_at == cn(25, hour=9)
-    oracle.refund("P1", LEVEL, cn(26))
+    oracle.refund("P1", LEVEL)
     first, second, third = oracle.installments("alice")
     # P2 now settles installment 1 — late, with 24 days of penalty — and no longer installment 2
     late_fee = penalty(PRINCIPAL_1, 24)
@@ -302,8 +291,8 @@ def test_refund_undoes_a_payment(make_oracle: MakeOracle) -> None:
 def test_refund_of_the_only_payment(make_oracle: MakeOracle) -> None:
     """Refunding the only payment leaves the installment unpaid."""
     oracle = make_oracle()
-    oracle.capture("alice", "L-alice", LEVEL, cn(1, hour=9), "P1")
-    oracle.refund("P1", LEVEL, cn(1, hour=10))
+    pay(oracle, "P1", LEVEL, cn(1, hour=9))
+    oracle.refund("P1", LEVEL)
     inst = oracle.installment("alice", 1)
     assert (inst.paid, inst.settled_at, inst.settled_by) == (0, None, ())
     assert oracle.accepted_total() == LEVEL  # the payment itself still happened
@@ -325,7 +314,7 @@ def test_truly_delinquent_cn_from_one_day(make_oracle: MakeOracle, paid_at: date
     """In CN an installment is delinquent from 1 day past due."""
     oracle = make_oracle()
     if paid_at is not None:
-        oracle.capture("alice", "L-alice", oracle.amount_due("alice", 1, paid_at), paid_at, "P1")
+        pay(oracle, "P1", first_in_full(paid_at), paid_at)
     inst = oracle.installment("alice", 1)
     assert oracle.truly_delinquent(inst, cn(1, month=4)) is delinquent
 
@@ -355,7 +344,7 @@ def test_truly_delinquent_us_from_thirty_days(make_oracle: MakeOracle, days_late
     assert inst.due_date == date(2026, 2, 1)
     paid_at = datetime.combine(inst.due_date + timedelta(days=days_late), time(10),
                                tzinfo=NEW_YORK)
-    oracle.capture("alice", "L-alice", oracle.amount_due("alice", 1, paid_at), paid_at, "P1")
+    pay(oracle, "P1", first_in_full(paid_at, NEW_YORK), paid_at)
     assert inst.settled_at == paid_at
     assert oracle.days_past_due(inst, paid_at + timedelta(days=60)) == days_late
     as_of = datetime(2026, 6, 1, tzinfo=NEW_YORK)

@@ -62,7 +62,7 @@ def test_failure_shows_invariant_and_evidence(library: pytest.Pytester) -> None:
         "*scenario failing failed:*",
         "no_false_overdue violated 1 time(s)",
         "*alice (1101**********1234) installment 1: the bureau recorded installment 1*",
-        "*#* bureau.record {*\"account\":\"L-alice\"*",
+        "*#* credit_file.changed {*\"account\":\"L-alice\"*",
     ])
     output = result.stdout.str()
     assert "no_false_overdue_sms violated" in output

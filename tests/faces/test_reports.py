@@ -99,7 +99,7 @@ def test_junit_report_parses(results: list[ScenarioResult]) -> None:
     assert failure is not None
     assert "no_false_overdue" in (failure.get("message") or "")
     assert "no_false_overdue_sms" in (failure.text or "")
-    assert "bureau.record" in (failure.text or "")  # the evidence entries are listed
+    assert "credit_file.changed" in (failure.text or "")  # the evidence entries are listed
 
 
 def test_html_report(results: list[ScenarioResult]) -> None:
@@ -121,7 +121,7 @@ def test_failure_text_explains(results: list[ScenarioResult]) -> None:
     assert f"no_false_overdue violated {count} time(s)" in text
     assert "… and 1 more" in text  # three shown per invariant
     assert "alice (1101**********1234) installment 1" in text
-    assert " bureau.record " in text
+    assert " credit_file.changed " in text
     assert "bureau alice 2026-02: expected none, got current" in text
 
 

@@ -15,7 +15,7 @@ from simulator.core.clock import Clock, Scheduler
 from simulator.core.rng import Streams
 from simulator.engine.journal import Journal
 from simulator.engine.links import Response
-from simulator.parties.base import Env, Funds, Party, Problem, problem
+from simulator.parties.base import Env, Party, Problem, problem
 
 START = datetime(2026, 2, 1, 13, 0, tzinfo=UTC)
 
@@ -74,6 +74,13 @@ def on_disk(party: Party) -> list[str]:
     return [text for (text,) in party.disk.execute("SELECT text FROM note ORDER BY id")]
 
 
+class _NoNetwork:
+    """A payment network nobody gives money back through (these parties hold none)."""
+
+    def give_back(self, payment_id: str, amount: int, *, by: str) -> None:
+        raise AssertionError("a test party gave money back")
+
+
 @pytest.fixture
 def make_party() -> Iterator[Callable[..., Ledger]]:
     """A factory of Ledger parties on a fresh world; every one is closed at teardown."""
@@ -85,7 +92,7 @@ def make_party() -> Iterator[Callable[..., Ledger]]:
         env = Env(
             clock=clock, scheduler=scheduler, journal=Journal(clock), streams=Streams(0),
             jurisdiction=jurisdiction("CN"), defects=defects,
-            funds=Funds(lambda *args: None, lambda *args: None), links={},
+            network=_NoNetwork(), links={},
         )
         party = Ledger(env)
         made.append(party)

@@ -26,6 +26,7 @@ from simulator.scenarios.model import (
     INVARIANTS,
     BankPolicy,
     Check,
+    ContractTerms,
     Dispute,
     Fault,
     PlatformPolicy,
@@ -75,6 +76,7 @@ def test_minimal_file_and_defaults() -> None:
     assert loaded.defects == ()
     assert loaded.steps == ()
     assert loaded.bank == BankPolicy()
+    assert loaded.terms == ContractTerms()
     assert loaded.platform == PlatformPolicy()
     assert loaded.expect.invariants == INVARIANTS
     assert loaded.expect.violations == ()
@@ -112,7 +114,8 @@ def test_design_example() -> None:
     assert outage.action == Fault(
         kind="outage", link="platform->bank",
         start=datetime(2026, 2, 1, 21, 5, tzinfo=SHANGHAI),
-        end=datetime(2026, 2, 4, 21, 5, tzinfo=SHANGHAI))
+        end=datetime(2026, 2, 4, 21, 5, tzinfo=SHANGHAI),
+        line=line_of_text(GOOD / "design-example.yaml", "kind: outage"))
     assert dispute.action == Dispute(borrower="alice", period="2026-02")
     assert isinstance(check.action, Check)
     assert [(e.borrower, e.period, e.status) for e in check.action.bureau] == [
@@ -131,9 +134,9 @@ def test_every_key() -> None:
     assert loaded.jurisdiction == "US"
     assert loaded.start == datetime(2026, 3, 1, 9, 0, tzinfo=NEW_YORK)
     assert loaded.until == datetime(2026, 9, 1, 4, 0, tzinfo=UTC)
-    assert loaded.bank == BankPolicy(
-        grace_days=2, arrears_tolerance=50, holiday_shift="next_working_day",
-        batch_at=time(1, 15), recon_max_wait=timedelta(hours=36))
+    assert loaded.terms == ContractTerms(grace_days=2, arrears_tolerance=50,
+                                         holiday_shift="next_working_day")
+    assert loaded.bank == BankPolicy(batch_at=time(1, 15), recon_max_wait=timedelta(hours=36))
     assert loaded.platform == PlatformPolicy(
         retry_first=timedelta(seconds=30), retry_max=timedelta(hours=2))
     assert loaded.defects == ("bank.no_tolerance",)
@@ -164,9 +167,16 @@ def test_every_key() -> None:
     assert (default_error.status, default_error.rate) == (503, Decimal(1))
     assert crash == Fault(kind="crash", party="bank",
                           start=datetime(2026, 3, 12, tzinfo=NEW_YORK),
-                          end=datetime(2026, 3, 12, 0, 1, 30, tzinfo=NEW_YORK))
+                          end=datetime(2026, 3, 12, 0, 1, 30, tzinfo=NEW_YORK),
+                          line=line_of_text(GOOD / "every-key.yaml", "kind: crash"))
     assert loaded.expect.invariants == INVARIANTS
-    assert loaded.expect.violations == ("bureau_matches_truth",)
+    assert [v.invariant for v in loaded.expect.violations] == ["bureau_matches_truth"]
+
+
+def line_of_text(path: Path, needle: str) -> int:
+    """The 1-based line of ``path`` holding ``needle`` (the step it is in starts there)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return next(number for number, line in enumerate(lines, start=1) if needle in line)
 
 
 def test_steps_keep_file_order() -> None:
@@ -212,7 +222,7 @@ def test_money_with_more_decimals_is_refused(cents: int, decimals: int) -> None:
 def test_trailing_zero_decimals_are_fine() -> None:
     """``0.500`` is half a unit: trailing zeros do not count as decimals."""
     text = make_scenario_text("world: {bank: {arrears_tolerance: 0.500}}\n")
-    assert load_scenario_text(text).bank.arrears_tolerance == 50
+    assert load_scenario_text(text).terms.arrears_tolerance == 50
 
 
 def test_yaml_timestamps_are_local() -> None:
@@ -343,7 +353,8 @@ BAD_FILES = [
     pytest.param("invariant-misspelt.yaml", 9, "expect.invariants[1]",
                  "must be one of no_false_overdue, no_false_overdue_sms, exactly_once_posting,"
                  " money_conserved, true_overdue_reported, false_reports_corrected, "
-                 "bureau_matches_truth (got 'exactly_once_postings')", id="invariant"),
+                 "bureau_matches_truth, no_wrongful_refund, in_transit_bounded (got "
+                 "'exactly_once_postings')", id="invariant"),
     pytest.param("disbursed-not-a-date.yaml", 7, "borrowers[0].loan.disbursed",
                  "'disbursed' must be a date like 2026-01-01; '2026-02-30' is not a real date",
                  id="no-such-date"),
@@ -540,7 +551,9 @@ def test_schema_fault_kind_conditions_cover_every_kind() -> None:
 def test_schema_policies_match_model() -> None:
     """world.bank and world.platform offer exactly the policy fields of the model."""
     world = schema()["properties"]["world"]["properties"]
-    assert set(world["bank"]["properties"]) == {f.name for f in dataclasses.fields(BankPolicy)}
+    assert set(world["bank"]["properties"]) == {
+        f.name for model_class in (BankPolicy, ContractTerms)
+        for f in dataclasses.fields(model_class)}
     assert set(world["platform"]["properties"]) == {
         f.name for f in dataclasses.fields(PlatformPolicy)}
 

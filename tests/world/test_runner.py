@@ -10,7 +10,16 @@ import pytest
 from simulator.scenarios.loader import load_scenario_text
 from simulator.scenarios.model import INVARIANTS
 from simulator.world.runner import ScenarioResult, run_scenario
-from tests.support.scenario_text import check, docking_outage, line_of, load, repay, scenario_text
+from tests.support.scenario_text import (
+    borrower,
+    check,
+    docking_outage,
+    fault,
+    line_of,
+    load,
+    repay,
+    scenario_text,
+)
 
 FALSE_OVERDUE = ["no_false_overdue", "no_false_overdue_sms"]
 DOCKING = {"until": "2026-03-02",
@@ -28,7 +37,8 @@ def _run(defects: tuple[str, ...] = (), **overrides: Any) -> ScenarioResult:
         pytest.param((), {}, True, [], [], id="nothing-expected-nothing-violated"),
         pytest.param(DEFECT, {"violations": FALSE_OVERDUE}, True, [], [],
                      id="expected-violations-present"),
-        pytest.param((), {"violations": FALSE_OVERDUE}, False, [], FALSE_OVERDUE,
+        pytest.param((), {"violations": FALSE_OVERDUE}, False, [],
+                     [f"{name} was expected to be violated but held" for name in FALSE_OVERDUE],
                      id="expected-violations-absent"),
         pytest.param(DEFECT, {}, False, FALSE_OVERDUE, [], id="unexpected-violations"),
         pytest.param(DEFECT, {"violations": ["no_false_overdue"]}, False,
@@ -143,3 +153,65 @@ def test_result_lists_the_planted_defects() -> None:
     result = _run(("platform.no_retry",), world={"defects": ["bank.no_tolerance"]})
     assert result.defects == ("bank.no_tolerance", "platform.no_retry")
     assert result.as_dict()["defects"] == ["bank.no_tolerance", "platform.no_retry"]
+
+
+def _scoped(*entries: dict[str, Any]) -> ScenarioResult:
+    """The docking failure on a bank that does not wait, with two borrowers (alice pays on
+    time, bob is left alone), expecting ``entries``."""
+    return _run(DEFECT, borrowers=[borrower("alice"), borrower("bob")],
+                expect={"violations": list(entries)})
+
+
+def test_scoped_expectation_in_scope_passes() -> None:
+    """Violations within the declared borrowers, installments and count are the expected ones."""
+    result = _scoped(
+        {"invariant": "no_false_overdue", "borrowers": ["alice"], "installments": [1],
+         "count": 1},
+        {"invariant": "no_false_overdue_sms", "borrowers": ["alice"]})
+    assert result.passed, result.reasons()
+    assert all(result.is_expected(v) for found in result.violations.values() for v in found)
+
+
+def test_a_violation_outside_the_scope_fails() -> None:
+    """A violation about a borrower the scope does not name is unexpected: the scenario fails."""
+    result = _scoped({"invariant": "no_false_overdue", "borrowers": ["bob"]},
+                     {"invariant": "no_false_overdue_sms", "borrowers": ["alice"]})
+    assert not result.passed
+    assert result.unexpected == ["no_false_overdue"]
+    assert [v.borrower for v in result.unexpected_violations["no_false_overdue"]] == ["alice"]
+    assert result.missing == ["no_false_overdue (bob) was expected to be violated but held"]
+
+
+def test_a_declared_count_must_match() -> None:
+    """``count`` is exact: one violation where two were declared fails, naming both figures."""
+    result = _scoped(
+        {"invariant": "no_false_overdue", "borrowers": ["alice"], "count": 2},
+        {"invariant": "no_false_overdue_sms"})
+    assert not result.passed
+    assert result.missing == ["no_false_overdue (alice; 2 times) was expected, but it was "
+                              "violated 1 time(s) in that scope"]
+
+
+def test_a_fault_that_never_fires_fails_the_scenario() -> None:
+    """A fault on a link no call crosses while it is active affects nothing: the scenario fails
+    saying so, unless the fault is marked ``may_not_fire``."""
+    quiet = fault("2026-02-10T10:00", "outage", link="bank->sms", for_="1h")
+    result = _run(steps=[*DOCKING["steps"], quiet])
+    assert not result.passed
+    (reason,) = result.unfired
+    assert reason.startswith("fault outage on bank->sms from 2026-02-10T10:00:00+08:00 to "
+                             "2026-02-10T11:00:00+08:00")
+    assert "never fired: no call crossed bank->sms while it was active" in reason
+    assert reason in result.reasons()
+    allowed = _run(steps=[*DOCKING["steps"], {**quiet, "fault": {**quiet["fault"],
+                                                                  "may_not_fire": True}}])
+    assert allowed.passed, allowed.reasons()
+
+
+def test_a_crash_while_nothing_is_due_never_fires() -> None:
+    """A crash of the SMS gateway in a quiet hour (no text sent, nothing due) is reported as a
+    fault that never fired."""
+    quiet = fault("2026-02-10T10:00", "crash", party="sms", for_="1h")
+    result = _run(steps=[*DOCKING["steps"], quiet])
+    assert len(result.unfired) == 1 and "crash of sms" in result.unfired[0]
+    assert "nothing was due of sms and no call reached it" in result.unfired[0]

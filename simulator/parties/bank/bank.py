@@ -31,7 +31,7 @@ class Bank(Ledger, DayEndBatch, Disputes):
     def forget(self) -> None:
         self._cob_running = False
         self.outbox.forget()
-        self._rates = {}
+        self._terms = {}
         self._latest_effective = {}
         self._in_transit_rows = None
 
@@ -61,9 +61,8 @@ class Bank(Ledger, DayEndBatch, Disputes):
         self.outbox.recover()
 
     def postings_at_end(self) -> Rows:
-        """Every posting, (posting_id, payment_id, amount, applied, refunded, received),
-        in payment-id order, read from disk as it is iterated."""
+        """Every posting, (posting_id, payment_id, amount, applied, refunded, loan_id), in
+        payment-id order, read from disk as it is iterated."""
         return Rows(self.disk,
-                    "SELECT posting_id, payment_id, amount, applied, refunded, received_us"
-                    " FROM postings ORDER BY payment_id, posting_id",
-                    lambda row: (*row[:5], from_us(row[5])))
+                    "SELECT posting_id, payment_id, amount, applied, refunded, loan_id"
+                    " FROM postings ORDER BY payment_id, posting_id")

@@ -5,26 +5,31 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, date, timedelta
 from decimal import Decimal
+from typing import NamedTuple
 
-from simulator.core.amortization import round_minor
+from simulator.core.amortization import late_penalty
 from simulator.core.calendars import add_months, local_midnight
 from simulator.core.instants import from_us, to_us
 from simulator.parties.bank.schema import SCHEMA, SELECT_INSTALLMENTS, OpenInstallment
 from simulator.parties.base import Env, Party
 from simulator.parties.outbox import Outbox
-from simulator.scenarios.model import BankPolicy
+from simulator.scenarios.model import PENALTY_FACTOR, BankPolicy
 
-__all__ = ["ACT_DELAY", "BankBase", "penalty_interest"]
+__all__ = ["ACT_DELAY", "BankBase", "LoanTerms", "penalty_interest"]
 
 #: how long after classifying the day-end batch acts (real-time postings get 409 meanwhile)
 ACT_DELAY = timedelta(minutes=2)
-#: penalty interest: the contract rate plus 50%, per day, on the installment's principal
-_PENALTY_FACTOR = Decimal("1.5")
-
-
 def penalty_interest(principal: int, rate: Decimal, days: int) -> int:
-    """The bank's penalty interest on ``principal`` for ``days`` days late."""
-    return round_minor(principal * rate * _PENALTY_FACTOR * days / 360)
+    """The bank's penalty interest on ``principal`` for ``days`` days late (the contract's
+    rule, :func:`~simulator.core.amortization.late_penalty`)."""
+    return late_penalty(principal, rate, days, PENALTY_FACTOR)
+
+
+class LoanTerms(NamedTuple):
+    """What the bank needs of a loan's contract while posting: its rate and tolerance."""
+
+    rate: Decimal
+    tolerance: int  # minor units
 
 
 class BankBase(Party):
@@ -39,43 +44,43 @@ class BankBase(Party):
         self._first_business_date = first_business_date
         self._tz = env.clock.tz
         self._threshold = env.jurisdiction.report_threshold_dpd
-        self._tolerance = 0 if self.defect("no_tolerance") else policy.arrears_tolerance
         self._cob_running = False
         self.outbox = Outbox(self)
         self._postings = 0  # how many postings exist: ids are PST00000001, …
         self._counter_payments = 0
-        self._due_cache: dict[tuple[date, int], tuple[date, int, int]] = {}
-        self._rates: dict[str, Decimal] = {}  # loan terms never change: cached
+        self._due_cache: dict[tuple[date, int, int, str], tuple[date, int, int]] = {}
+        self._terms: dict[str, LoanTerms] = {}  # loan terms never change: cached
         # caches of what the database says, dropped in a crash and rebuilt on demand
         self._latest_effective: dict[str, int] = {}  # loan -> latest posting's effective time
         self._in_transit_rows: int | None = None
 
-    def _due(self, disbursed: date, number: int) -> tuple[date, int, int]:
+    def _due(self, disbursed: date, number: int, grace_days: int,
+             holiday_shift: str) -> tuple[date, int, int]:
         """The bank's own due date, last grace day (ordinal) and due end (µs)."""
-        cached = self._due_cache.get((disbursed, number))
+        key = (disbursed, number, grace_days, holiday_shift)
+        cached = self._due_cache.get(key)
         if cached is not None:
             return cached
         due_date = add_months(disbursed, number)
-        if self.policy.holiday_shift == "next_working_day" and not self.defect(
-            "ignores_holiday_shift"
-        ):
+        if holiday_shift == "next_working_day" and not self.defect("ignores_holiday_shift"):
             due_date = self.env.jurisdiction.next_working_day(due_date)
-        grace_end = due_date + timedelta(days=self.policy.grace_days)
+        grace_end = due_date + timedelta(days=grace_days)
         zone = UTC if self.defect("utc_cutoff") else self._tz
         due_end = local_midnight(grace_end + timedelta(days=1), zone)
-        result = self._due_cache[(disbursed, number)] = (
-            due_date, grace_end.toordinal(), to_us(due_end))
+        result = self._due_cache[key] = (due_date, grace_end.toordinal(), to_us(due_end))
         return result
 
-    def _rate(self, loan_id: str) -> Decimal | None:
-        rate = self._rates.get(loan_id)
-        if rate is None:
-            row = self.db.execute("SELECT annual_rate FROM loans WHERE loan_id = ?",
+    def _loan_terms(self, loan_id: str) -> LoanTerms | None:
+        """The rate and arrears tolerance a loan was booked with (None: no such loan)."""
+        terms = self._terms.get(loan_id)
+        if terms is None:
+            row = self.db.execute("SELECT annual_rate, tolerance FROM loans WHERE loan_id = ?",
                                   (loan_id,)).fetchone()
             if row is None:
                 return None
-            rate = self._rates[loan_id] = Decimal(row[0])
-        return rate
+            tolerance = 0 if self.defect("no_tolerance") else int(row[1])
+            terms = self._terms[loan_id] = LoanTerms(Decimal(row[0]), tolerance)
+        return terms
 
     def _installments(self, loan_id: str) -> list[OpenInstallment]:
         """Every installment of a loan, oldest first."""
@@ -118,7 +123,8 @@ class BankBase(Party):
         (required,) = self.db.execute(
             "SELECT coalesce(sum(principal + interest - paid), 0) FROM installments"
             " WHERE loan_id = ? AND number <= ?", (loan_id, number)).fetchone()
-        return bool(required - available <= self._tolerance)
+        terms = self._loan_terms(loan_id)
+        return terms is not None and required - available <= terms.tolerance
 
     def _forget_in_transit(self, payment_ids: list[str]) -> None:
         """Posted or refunded: these repayments are no longer in transit (in a transaction)."""

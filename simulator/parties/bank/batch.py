@@ -98,7 +98,8 @@ class DayEndBatch(BankBase):
             "SELECT loan_id, number, principal, grace_end, due_end_us, max_dpd FROM installments"
             " WHERE settled_us IS NULL AND grace_end <= ?", (ordinal,)
         ).fetchall():
-            rate = self._rate(loan_id) or Decimal(0)
+            terms = self._loan_terms(loan_id)
+            rate = terms.rate if terms is not None else Decimal(0)
             dpd = ordinal + 1 - grace_end
             penalty = penalty_interest(principal, rate, dpd)
             updates.append((max(max_dpd, dpd), penalty, loan_id, number))

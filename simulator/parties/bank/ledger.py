@@ -20,7 +20,7 @@ from simulator.core.amortization import schedule
 from simulator.core.calendars import period_of
 from simulator.core.instants import from_us, iso_us, to_us
 from simulator.engine.links import Body, Response
-from simulator.parties.bank.base import ACT_DELAY, BankBase
+from simulator.parties.bank.base import ACT_DELAY, BankBase, LoanTerms
 from simulator.parties.bank.schema import OpenInstallment
 from simulator.parties.base import Problem
 
@@ -35,12 +35,16 @@ class Ledger(BankBase):
         disbursed = date.fromisoformat(body["disbursed"])
         rows = schedule(body["principal"], Decimal(body["annual_rate"]), body["months"],
                         body["method"])
+        grace_days = int(body.get("grace_days", 0))
+        holiday_shift = str(body.get("holiday_shift", "none"))
         loan = (body["loan_id"], body["borrower"], body["subject_id"], body["name"],
                 body["phone"], body["principal"], body["annual_rate"], body["months"],
-                body["method"], body["disbursed"])
+                body["method"], body["disbursed"], grace_days,
+                int(body.get("arrears_tolerance", 0)), holiday_shift)
         installments = []
         for row in rows:
-            due_date, grace_end, due_end_us = self._due(disbursed, row.number)
+            due_date, grace_end, due_end_us = self._due(disbursed, row.number, grace_days,
+                                                        holiday_shift)
             installments.append((body["loan_id"], row.number, due_date.isoformat(),
                                  period_of(due_date), grace_end, due_end_us,
                                  row.principal, row.interest))
@@ -48,7 +52,7 @@ class Ledger(BankBase):
 
     def _insert_loans(self, loans: list[tuple[Any, ...]],
                       installments: list[tuple[Any, ...]]) -> None:
-        self.db.executemany("INSERT INTO loans VALUES (?,?,?,?,?,?,?,?,?,?)", loans)
+        self.db.executemany("INSERT INTO loans VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", loans)
         self.db.executemany(
             "INSERT INTO installments (loan_id, number, due_date, period, grace_end,"
             " due_end_us, principal, interest) VALUES (?,?,?,?,?,?,?,?)", installments)
@@ -124,10 +128,9 @@ class Ledger(BankBase):
                           retry_after=int(ACT_DELAY.total_seconds()))
         self._counter_payments += 1
         payment_id = f"CTR{self._counter_payments:08d}"
-        self.env.funds.capture(row[0], loan_id, body["amount"], self.now, payment_id)
         return self._post(payment_id, loan_id, body["amount"], self.now, None)
 
-    def _allocate(self, installments: Iterable[OpenInstallment], rate: Decimal, amount: int,
+    def _allocate(self, installments: Iterable[OpenInstallment], terms: LoanTerms, amount: int,
                   effective_us: int, payment_id: str) -> tuple[list[list[int]], int]:
         """Apply ``amount`` to the installments (in memory): penalty, then the installment,
         oldest first. Returns the allocation and what is left over."""
@@ -138,7 +141,7 @@ class Ledger(BankBase):
                 break
             settled_before = inst.settled_us is not None
             penalty = inst.penalty_charged if settled_before else \
-                self._penalty(inst, rate, effective_us)
+                self._penalty(inst, terms.rate, effective_us)
             owed = inst.principal + inst.interest - inst.paid
             if owed <= 0 and penalty <= inst.penalty_paid:
                 continue
@@ -150,7 +153,7 @@ class Ledger(BankBase):
             inst.paid += to_schedule
             inst.penalty_paid += to_penalty
             residual = inst.principal + inst.interest - inst.paid + penalty - inst.penalty_paid
-            if inst.settled_us is None and residual <= self._tolerance:
+            if inst.settled_us is None and residual <= terms.tolerance:
                 inst.settled_us = effective_us
                 if effective_us < inst.due_end_us:
                     inst.max_dpd = 0
@@ -172,8 +175,8 @@ class Ledger(BankBase):
         """
         if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
             raise Problem(422, "Invalid amount", "amount must be a positive number of minor units")
-        rate = self._rate(loan_id)
-        if rate is None:
+        terms = self._loan_terms(loan_id)
+        if terms is None:
             raise Problem(404, "Unknown loan", f"no loan {loan_id}")
         now = self.now
         value_us = to_us(value_time)
@@ -182,6 +185,7 @@ class Ledger(BankBase):
         with self.db:
             overtaken = self._latest(loan_id) > effective_us
             read: list[OpenInstallment]
+            given_back_before = self._given_back(loan_id) if overtaken else 0
             if overtaken:
                 read = self._installments(loan_id)
                 for inst in read:
@@ -195,20 +199,20 @@ class Ledger(BankBase):
                 for earlier_id, earlier_payment, earlier_amount, earlier_us in postings:
                     if earlier_us > effective_us:
                         break
-                    shares, left = self._allocate(read, rate, earlier_amount, earlier_us,
+                    shares, left = self._allocate(read, terms, earlier_amount, earlier_us,
                                                   earlier_payment)
                     self._record_allocation(earlier_id, earlier_amount, shares, left)
-                allocation, remaining = self._allocate(read, rate, amount, effective_us,
+                allocation, remaining = self._allocate(read, terms, amount, effective_us,
                                                        payment_id)
                 for earlier_id, earlier_payment, earlier_amount, earlier_us in postings:
                     if earlier_us > effective_us:
-                        shares, left = self._allocate(read, rate, earlier_amount, earlier_us,
+                        shares, left = self._allocate(read, terms, earlier_amount, earlier_us,
                                                       earlier_payment)
                         self._record_allocation(earlier_id, earlier_amount, shares, left)
             else:
                 read = []
                 allocation, remaining = self._allocate(
-                    self._open_installments(loan_id, read), rate, amount, effective_us,
+                    self._open_installments(loan_id, read), terms, amount, effective_us,
                     payment_id)
             cleared = []
             for new in read:
@@ -241,7 +245,11 @@ class Ledger(BankBase):
             self._forget_in_transit([payment_id])
             for inst in cleared:
                 self._clear_overdue(loan_id, inst, payment_id)
+            # what the loan was paid beyond everything it owes goes back to the borrower
+            surplus = self._given_back(loan_id) - given_back_before if overtaken else refunded
         self._postings += 1
+        if surplus > 0:
+            self.env.network.give_back(payment_id, surplus, by=self.name)
         self._latest_effective[loan_id] = max(self._latest(loan_id), effective_us)
         response_body = {
             "posting_id": posting_id, "payment_id": payment_id, "loan_id": loan_id,
@@ -254,6 +262,13 @@ class Ledger(BankBase):
         if cleared:
             self.outbox.schedule(now)
         return Response(201, response_body)
+
+    def _given_back(self, loan_id: str) -> int:
+        """How much of the loan's postings the bank has recorded as surplus to give back."""
+        (total,) = self.db.execute(
+            "SELECT coalesce(sum(refunded), 0) FROM postings WHERE loan_id = ?",
+            (loan_id,)).fetchone()
+        return int(total)
 
     def _latest(self, loan_id: str) -> int:
         """The latest effective time among the loan's postings (0 when none)."""

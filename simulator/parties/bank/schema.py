@@ -18,7 +18,9 @@ CREATE TABLE loans (
     loan_id TEXT PRIMARY KEY, borrower TEXT NOT NULL, subject_id TEXT NOT NULL,
     name TEXT NOT NULL, phone TEXT NOT NULL, principal INTEGER NOT NULL,
     annual_rate TEXT NOT NULL, months INTEGER NOT NULL, method TEXT NOT NULL,
-    disbursed TEXT NOT NULL
+    disbursed TEXT NOT NULL,
+    grace_days INTEGER NOT NULL, tolerance INTEGER NOT NULL,   -- contract terms
+    holiday_shift TEXT NOT NULL
 );
 CREATE TABLE installments (
     loan_id TEXT NOT NULL, number INTEGER NOT NULL,
