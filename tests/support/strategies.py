@@ -40,6 +40,9 @@ positive_annual_rates = st.integers(min_value=1, max_value=3_600).map(
 #: Loan terms in months, up to 30 years.
 loan_months = st.integers(min_value=1, max_value=360)
 
+#: Consumer loan terms: up to a year, as the scenario library lends.
+consumer_loan_months = st.integers(min_value=1, max_value=12)
+
 methods = st.sampled_from(["equal_installment", "equal_principal"])
 
 # -- personal data --------------------------------------------------------------
