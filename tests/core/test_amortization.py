@@ -20,6 +20,7 @@ from tests.support.strategies import (
     positive_annual_rates,
     principals,
     realistic_principals,
+    unrounded_amounts,
 )
 
 
@@ -58,6 +59,15 @@ def balances_before(rows: tuple[ScheduledInstallment, ...], principal: int) -> l
 def test_round_minor(value: str, expected: int) -> None:
     """``round_minor`` rounds half-up (away from zero) to a whole minor unit."""
     assert round_minor(Decimal(value)) == expected
+
+
+@given(value=unrounded_amounts)
+def test_round_minor_is_half_up_away_from_zero(value: Decimal) -> None:
+    """For any amount, ``round_minor`` is the nearest whole unit, a half going away from zero,
+    worked with exact fractions."""
+    exact = Fraction(value)
+    magnitude = math.floor(abs(exact) + Fraction(1, 2))
+    assert round_minor(value) == (magnitude if exact >= 0 else -magnitude)
 
 
 def test_monthly_rate_is_a_twelfth() -> None:
