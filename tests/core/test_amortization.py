@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
+import numpy as np
 import numpy_financial as npf
 import pytest
 from hypothesis import example, given
@@ -12,17 +14,24 @@ from hypothesis import example, given
 from simulator.core.amortization import ScheduledInstallment, monthly_rate, round_minor, schedule
 from tests.support.strategies import (
     annual_rates,
+    consumer_loan_months,
     loan_months,
     methods,
     positive_annual_rates,
     principals,
     realistic_principals,
+    unrounded_amounts,
 )
 
 
 def half_up(value: float) -> int:
     """``value`` rounded half-up to a whole minor unit, as an outside reference would."""
     return int(Decimal(repr(float(value))).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def round_half_up(value: Fraction) -> int:
+    """An exact amount rounded half-up (away from zero for a positive amount)."""
+    return math.floor(value + Fraction(1, 2))
 
 
 def balances_before(rows: tuple[ScheduledInstallment, ...], principal: int) -> list[int]:
@@ -52,6 +61,15 @@ def test_round_minor(value: str, expected: int) -> None:
     assert round_minor(Decimal(value)) == expected
 
 
+@given(value=unrounded_amounts)
+def test_round_minor_is_half_up_away_from_zero(value: Decimal) -> None:
+    """For any amount, ``round_minor`` is the nearest whole unit, a half going away from zero,
+    worked with exact fractions."""
+    exact = Fraction(value)
+    magnitude = math.floor(abs(exact) + Fraction(1, 2))
+    assert round_minor(value) == (magnitude if exact >= 0 else -magnitude)
+
+
 def test_monthly_rate_is_a_twelfth() -> None:
     """The monthly rate is the yearly rate divided by twelve, exactly."""
     assert monthly_rate(Decimal("0.18")) == Decimal("0.015")
@@ -60,18 +78,55 @@ def test_monthly_rate_is_a_twelfth() -> None:
 # -- worked examples ------------------------------------------------------------------
 
 
+#: 12,000.00 at 18% over 12 months, worked by hand: the monthly rate is 1.5%, the annuity
+#: 1,200,000 × 0.015 × 1.015¹² / (1.015¹² − 1) = 110,015.99 fen, so 1,100.16 a month; each
+#: interest is the balance before it × 1.5% rounded half-up (1,107,984 × 0.015 = 16,619.76 →
+#: 16,620); the principal part is 110,016 minus that; the last installment takes the balance
+#: left, 1,083.93, plus its interest 16.26. numpy-financial's ipmt gives, row by row,
+#: 18,000.00 16,619.76 15,218.82 13,796.86 12,353.57 10,888.64 9,401.73 7,892.51 6,360.66
+#: 4,805.83 3,227.68 1,625.85.
+#: (number, balance before, principal part, interest part)
+TWELVE_AT_18 = [
+    (1, 1_200_000, 92_016, 18_000),
+    (2, 1_107_984, 93_396, 16_620),
+    (3, 1_014_588, 94_797, 15_219),
+    (4, 919_791, 96_219, 13_797),
+    (5, 823_572, 97_662, 12_354),
+    (6, 725_910, 99_127, 10_889),
+    (7, 626_783, 100_614, 9_402),
+    (8, 526_169, 102_123, 7_893),
+    (9, 424_046, 103_655, 6_361),
+    (10, 320_391, 105_210, 4_806),
+    (11, 215_181, 106_788, 3_228),
+    (12, 108_393, 108_393, 1_626),
+]
+
+
 def test_equal_installment_worked_example() -> None:
-    """12,000.00 at 18% over 12 months pays 1,100.16 a month; the first holds 180.00 interest."""
+    """12,000.00 at 18% over 12 months is the hand-worked table: 1,100.16 a month, the last
+    1,100.19, 1,201.95 of interest in all."""
     rows = schedule(1_200_000, Decimal("0.18"), 12, "equal_installment")
-    assert [row.number for row in rows] == list(range(1, 13))
-    assert rows[0] == ScheduledInstallment(1, 92_016, 18_000)
-    assert [row.amount for row in rows[:-1]] == [110_016] * 11
-    assert rows[1].interest == 16_620  # round(1,107,984 * 0.015) = round(16,619.76)
-    assert sum(row.principal for row in rows) == 1_200_000
+    assert [(row.number, row.principal, row.interest) for row in rows] == [
+        (number, principal, interest) for number, _, principal, interest in TWELVE_AT_18]
+    assert [row.amount for row in rows] == [110_016] * 11 + [110_019]
+    assert sum(row.interest for row in rows) == 120_195
+    for number, balance, _, interest in TWELVE_AT_18:  # the table's own working
+        assert interest == round_half_up(Fraction(balance) * Fraction("0.015"))
+        assert abs(interest + float(npf.ipmt(0.015, number, 12, 1_200_000))) <= 0.5
+
+
+def test_three_month_worked_example() -> None:
+    """12,000.00 at 18% over 3 months (the party tests' loan): 4,120.60 a month, by hand."""
+    # annuity 1,200,000 × 0.015 × 1.015³ / (1.015³ − 1) = 412,059.55 → 412,060; interests
+    # 18,000, 805,940 × 0.015 = 12,089.1 → 12,089 and 405,969 × 0.015 = 6,089.535 → 6,090
+    rows = schedule(1_200_000, Decimal("0.18"), 3, "equal_installment")
+    assert [(row.principal, row.interest) for row in rows] == [
+        (394_060, 18_000), (399_971, 12_089), (405_969, 6_090)]
 
 
 def test_equal_principal_worked_example() -> None:
     """12,000.00 at 12% over 12 months repays 1,000.00 a month with falling interest."""
+    # by hand: the balance before installment k + 1 is 1,200,000 − 100,000k, at 1% a month
     rows = schedule(1_200_000, Decimal("0.12"), 12, "equal_principal")
     assert [row.principal for row in rows] == [100_000] * 12
     assert [row.interest for row in rows] == [12_000 - 1_000 * k for k in range(12)]
@@ -109,24 +164,28 @@ def test_parts_are_never_negative(principal: int, rate: Decimal, months: int, me
 def test_interest_is_the_rounded_monthly_interest_on_the_balance(
     principal: int, rate: Decimal, months: int, method: str
 ) -> None:
-    """Installment k's interest is round-half-up(balance before k × yearly rate / 12).
-
-    Exact halves are left to test_exact_half_unit_of_interest_rounds_up (a known bug).
-    """
+    """Installment k's interest is the balance before k × yearly rate / 12, worked out exactly
+    (fractions, no Decimal context) and rounded half-up, exact halves included."""
     rows = schedule(principal, rate, months, method)
     for row, balance in zip(rows, balances_before(rows, principal), strict=True):
-        exact = Fraction(balance) * Fraction(rate) / 12
-        if exact.denominator == 2:
-            continue
-        expected = (Decimal(balance) * rate / 12).quantize(Decimal(1), rounding=ROUND_HALF_UP)
-        assert row.interest == int(expected), row
+        assert row.interest == round_half_up(Fraction(balance) * Fraction(rate) / 12), row
 
 
 @pytest.mark.parametrize("method", ["equal_installment", "equal_principal"])
-def test_exact_half_unit_of_interest_rounds_up(method: str) -> None:
-    """150.48 at 25% accrues exactly 313.5 fen in the first month, which rounds up to 314."""
-    assert Fraction(15_048) * Fraction("0.25") / 12 == Fraction(627, 2)  # the premise
-    assert schedule(15_048, Decimal("0.25"), 12, method)[0].interest == 314
+@pytest.mark.parametrize(
+    ("principal", "exact", "rounded"),
+    [
+        pytest.param(15_048, Fraction(627, 2), 314, id="313.5-to-314"),
+        pytest.param(15_000, Fraction(625, 2), 313, id="312.5-to-313-not-to-even"),
+    ],
+)
+def test_exact_half_unit_of_interest_rounds_up(
+    method: str, principal: int, exact: Fraction, rounded: int
+) -> None:
+    """A first month's interest of exactly half a fen more than a whole rounds up, never to
+    even (150.00 at 25% accrues 312.5 fen: 313)."""
+    assert Fraction(principal) * Fraction("0.25") / 12 == exact  # the premise
+    assert schedule(principal, Decimal("0.25"), 12, method)[0].interest == rounded
 
 
 @given(principal=realistic_principals, rate=positive_annual_rates, months=loan_months)
@@ -173,6 +232,48 @@ def test_interest_tracks_numpy_financial(principal: int, rate: Decimal, months: 
         if bound <= 1:
             assert abs(row.interest - ideal) <= 1, row
         assert abs(row.interest - ideal) <= bound, (row, ideal, bound)
+
+
+@given(principal=realistic_principals, rate=positive_annual_rates, months=consumer_loan_months)
+@example(principal=1_200_000, rate=Decimal("0.18"), months=12)
+@example(principal=1_000_000_000, rate=Decimal("0.36"), months=12)
+def test_consumer_loan_interest_is_within_a_minor_unit_of_numpy_financial(
+    principal: int, rate: Decimal, months: int
+) -> None:
+    """For loans of up to 12 months every interest part is within one minor unit of npf.ipmt.
+
+    The bound above, (1 + r)**(k - 1) - 1/2, is at most 1.03**11 - 1/2 = 0.88 here (r at
+    most 3% a month, k at most 12).
+    """
+    r = float(rate) / 12
+    rows = schedule(principal, rate, months, "equal_installment")
+    for row in rows:
+        assert abs(row.interest + float(npf.ipmt(r, row.number, months, principal))) <= 1, row
+
+
+@given(principal=realistic_principals, rate=positive_annual_rates, months=loan_months)
+@example(principal=1_200_000, rate=Decimal("0.18"), months=12)
+@example(principal=1_200_000, rate=Decimal("0.24"), months=480)
+def test_total_interest_matches_numpy_financial(
+    principal: int, rate: Decimal, months: int
+) -> None:
+    """The interest of the whole schedule is numpy-financial's total interest, give or take
+    S - n/2 minor units, where S = ((1 + r)**n - 1) / r (about n/2 for a cheap loan).
+
+    Working: with the exact annuity A, the rounded level L (|L - A| <= 1/2) and rounding
+    errors d_k (|d_k| <= 1/2) in each interest, the loan is repaid exactly, so the total paid
+    is n·A + (L - A)(n - S) + sum d_k (1 + r)**(n - k), and the ideal total interest is
+    n·A - P. Following the exact annuity's balance instead (long dear loans) stays within
+    n (1 + r) / 2 of it, which is less.
+    """
+    r = float(rate) / 12
+    n = months
+    rows = schedule(principal, rate, n, "equal_installment")
+    ideal = -float(np.sum(npf.ipmt(r, np.arange(1, n + 1), n, principal)))
+    annuity_sum = ((1 + r) ** n - 1) / r
+    float_error = 1e-9 * principal * (1 + r) ** n
+    assert abs(sum(row.interest for row in rows) - ideal) <= annuity_sum - n / 2 + float_error
+    assert sum(row.amount for row in rows) == principal + sum(row.interest for row in rows)
 
 
 @given(principal=principals, rate=annual_rates, months=loan_months)

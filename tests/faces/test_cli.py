@@ -29,6 +29,13 @@ from tests.support.scenario_text import (
 INCIDENT = Path(__file__).resolve().parents[2] / "scenarios" / "incident"
 #: the scenario ids in the incident folder (file stem = scenario id)
 INCIDENT_IDS = tuple(sorted(path.stem for path in INCIDENT.glob("*.yaml")))
+#: the incident scenarios bank.no_correction_on_late_arrival fails, read off the files: each
+#: has an on-time repayment reported overdue that only a correction puts right (the link down
+#: beyond the bank's wait, or a bank that does not wait). The correct bank and the US one hold
+#: their reports until the file arrives, so nothing needs correcting there.
+FAIL_WITHOUT_CORRECTIONS = ("docking-failure-beyond-wait-corrected",
+                            "docking-failure-defective-bank",
+                            "docking-failure-dispute-before-promise")
 
 
 
@@ -95,9 +102,9 @@ def test_json_report_written(defect_run: DefectRun) -> None:
     report = json.loads(defect_run.json_file.read_text(encoding="utf-8"))
     assert set(report) == {"scenarios", "passed", "failed"}
     assert sorted(s["scenario"] for s in report["scenarios"]) == list(INCIDENT_IDS)
-    assert report["passed"] + report["failed"] == len(INCIDENT_IDS)
-    assert report["failed"] >= 1
     failed = [s for s in report["scenarios"] if not s["passed"]]
+    assert tuple(sorted(s["scenario"] for s in failed)) == FAIL_WITHOUT_CORRECTIONS
+    assert (report["passed"], report["failed"]) == (len(INCIDENT_IDS) - 3, 3)
     assert any(v["invariant"] == "false_reports_corrected"
                for s in failed for v in s["violations"])
 
@@ -107,8 +114,9 @@ def test_junit_report_written(defect_run: DefectRun) -> None:
     suite = ET.parse(defect_run.junit_file).getroot()
     cases = suite.findall("testcase")
     assert sorted(case.get("name") or "" for case in cases) == list(INCIDENT_IDS)
-    assert int(suite.get("failures") or 0) == sum(case.find("failure") is not None
-                                                  for case in cases) >= 1
+    failing = sorted(case.get("name") or "" for case in cases if case.find("failure") is not None)
+    assert tuple(failing) == FAIL_WITHOUT_CORRECTIONS
+    assert int(suite.get("failures") or 0) == 3
 
 
 def test_html_report_written(defect_run: DefectRun) -> None:

@@ -29,7 +29,9 @@ from tests.support.worlds import (
     warnings,
 )
 
-#: alice's default loan: 12 000.00 at 18% over 3 months, equal installments (minor units)
+#: alice's default loan: 12 000.00 at 18% over 3 months, equal installments (minor units),
+#: by hand: the annuity 1,200,000 × 0.015 × 1.015³ / (1.015³ − 1) = 412,059.55 → 412,060 a
+#: month; interests 18,000, 805,940 × 0.015 = 12,089.1 → 12,089, 405,969 × 0.015 → 6,090
 SCHEDULE = [(394060, 18000), (399971, 12089), (405969, 6090)]
 PRINCIPAL = 1_200_000
 
@@ -71,25 +73,32 @@ def acted(world: World, business_date: str) -> dict[str, object]:
 
 
 @pytest.mark.parametrize(
-    ("disbursed", "months", "method", "due_dates"),
+    ("disbursed", "months", "method", "due_dates", "parts"),
     [
         pytest.param("2026-01-15", 3, "equal_installment",
-                     ["2026-02-15", "2026-03-15", "2026-04-15"], id="same-day-of-month"),
+                     ["2026-02-15", "2026-03-15", "2026-04-15"], SCHEDULE,
+                     id="same-day-of-month"),
+        # the annuity 1,200,000 × 0.015 × 1.015⁴ / (1.015⁴ − 1) = 311,333.74 → 311,334;
+        # interests 18,000, 906,666 × 0.015 = 13,599.99 → 13,600, 608,932 × 0.015 = 9,133.98 →
+        # 9,134, and 306,732 × 0.015 = 4,600.98 → 4,601
         pytest.param("2026-01-31", 4, "equal_installment",
                      ["2026-02-28", "2026-03-31", "2026-04-30", "2026-05-31"],
+                     [(293334, 18000), (297734, 13600), (302200, 9134), (306732, 4601)],
                      id="month-end-clamp"),
+        # 600,000 a month; 1.5% of 1,200,000 then of 600,000
         pytest.param("2028-01-31", 2, "equal_principal", ["2028-02-29", "2028-03-31"],
-                     id="leap-february-clamp"),
+                     [(600000, 18000), (600000, 9000)], id="leap-february-clamp"),
         pytest.param("2026-11-30", 3, "equal_principal",
-                     ["2026-12-30", "2027-01-30", "2027-02-28"], id="across-the-year"),
+                     ["2026-12-30", "2027-01-30", "2027-02-28"],
+                     [(400000, 18000), (400000, 12000), (400000, 6000)], id="across-the-year"),
     ],
 )
 def test_booking_creates_the_schedule(
     make_world: MakeWorld, jurisdiction: str, disbursed: str, months: int, method: str,
-    due_dates: list[str],
+    due_dates: list[str], parts: list[tuple[int, int]],
 ) -> None:
     """Booking a loan creates one installment a month, due on the same day clamped to month end,
-    whose principal parts sum to the loan."""
+    with the hand-worked principal and interest parts; the loan owes their sum."""
     world = book(make_world(jurisdiction=jurisdiction, disbursed=disbursed, months=months,
                             method=method))
     rows = world.bank.disk.execute(
@@ -97,11 +106,11 @@ def test_booking_creates_the_schedule(
         " ORDER BY number", (LOAN,)).fetchall()
     assert [r[0] for r in rows] == list(range(1, months + 1))
     assert [r[1] for r in rows] == due_dates
-    assert sum(r[2] for r in rows) == PRINCIPAL
-    assert all(r[3] > 0 for r in rows)
+    assert [(r[2], r[3]) for r in rows] == parts
+    assert sum(principal for principal, _ in parts) == PRINCIPAL
     loan = world.bank.handle("get_loan", {"loan_id": LOAN}, {})
     assert loan.status == 200
-    assert loan.body["outstanding"] == sum(r[2] + r[3] for r in rows)
+    assert loan.body["outstanding"] == PRINCIPAL + sum(interest for _, interest in parts)
 
 
 @pytest.mark.parametrize(
@@ -151,8 +160,8 @@ def test_grace_days_extend_the_due_end(make_world: MakeWorld, paid: str, late: b
     inst = installment(world, 1)
     assert inst["due_end_us"] == to_us(instant(world, "2026-02-05T00:00"))
     assert inst["settled_us"] == to_us(instant(world, paid))
-    assert (inst["max_dpd"] >= 1) is late
-    assert (inst["penalty_charged"] > 0) is late
+    # paid at the first instant of 02-05: one day late, 394,060 × 0.18 × 1.5 / 360 = 295.55
+    assert (inst["max_dpd"], inst["penalty_charged"]) == ((1, 296) if late else (0, 0))
 
 
 # -- posting ---------------------------------------------------------------------------
@@ -269,7 +278,7 @@ def test_posting_is_held_during_the_day_end_batch(
     assert response.status == status
     assert len(postings(world)) == (1 if status == 201 else 0)
     if status == 409:
-        assert response.body["retry_after"] > 0
+        assert response.body["retry_after"] == 120  # the batch acts 2 minutes after it classifies
 
 
 def test_allocation_goes_to_penalty_first_and_oldest_installment_first(
@@ -396,7 +405,10 @@ def test_late_arrival_of_an_on_time_repayment_reverses_and_corrects(
     false_record = records(world)
     assert [e.data["installment"] for e in false_record] == [1]
     reversed_ = entries(world, "bank.penalty_reversed")
-    assert [(e.data["installment"], e.data["amount"] > 0) for e in reversed_] == [(1, True)]
+    # the repayment, retried hourly at :13, lands at 02-07 08:13; the last batch (00:30 on
+    # 02-07) had charged 6 days: 394,060 × 0.18 × 1.5 / 360 × 6 = 1,773.27
+    assert [(e.at, e.data["installment"], e.data["amount"]) for e in reversed_] == [
+        (instant(world, "2026-02-07T08:13"), 1, 1773)]
     corrections = entries(world, "bureau.correction")
     assert [(e.data["installment"], e.data["status"]) for e in corrections] == [(1, "current")]
     assert false_record[0].at < reversed_[0].at <= corrections[0].at
@@ -456,7 +468,7 @@ def test_us_reports_monthly_from_dpd_30(
     world = begin(make_world(jurisdiction="US", disbursed="2026-01-10",
                              steps=[repay(f"{paid}T12:00")]))
     advance(world, "2026-04-03T00:00")
-    assert installment(world, 1)["settled_us"] is not None
+    assert installment(world, 1)["settled_us"] == to_us(instant(world, f"{paid}T12:00"))
     found = [e for e in records(world) if e.data["installment"] == 1]
     if reported:
         assert [e.data["days_past_due"] for e in found] == [days_late]
@@ -491,8 +503,11 @@ def test_defect_posts_by_receipt_time(make_world: MakeWorld, defects: tuple[str,
     assert effective_us == (received_us if late else value_us)
     # paid late, the amount due on time no longer covers the penalty: not settled at all
     assert inst["settled_us"] == (None if late else value_us)
-    assert (inst["max_dpd"] >= 1) is late
-    assert (inst["penalty_charged"] > 0) is late
+    # received at 02:13 on 02-02 (hourly retries at :13 after the 6-hour outage), one day late:
+    # the penalty takes 2.96 of the amount due, the installment stays open, and the batch at
+    # 00:30 on 02-03 counts 2 days: 394,060 × 0.18 × 1.5 / 360 × 2 = 591.09. On time, the
+    # first batch's day is undone.
+    assert (inst["max_dpd"], inst["penalty_charged"]) == ((2, 591) if late else (0, 0))
     assert ([e.data["installment"] for e in warnings(world)] == [1]) is late
 
 
@@ -519,7 +534,9 @@ def test_defect_no_correction_on_late_arrival(
     bureau, so the false record stays."""
     world = begin(make_world(**late_arrival_after_false_report(defects=defects)))
     advance(world, "2026-03-01T00:00")
-    assert len(records(world)) >= 1
+    # reported once when the wait ran out (00:30 on 02-05), never again while marked overdue
+    assert [(e.at, e.data["installment"]) for e in records(world)] == [
+        (instant(world, "2026-02-05T00:30"), 1)]
     assert [e.data["installment"] for e in entries(world, "bank.penalty_reversed")] == [1]
     corrections = entries(world, "bureau.correction")
     subject = world.scenario.borrowers[0].id_number

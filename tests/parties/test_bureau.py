@@ -119,9 +119,9 @@ def test_dispute_is_verified_with_the_bank_and_resolved_within_the_limit(
     answer = world.bureau.handle("get_dispute", {"dispute_id": "DSP000001"}, {})
     assert answer.status == 200
     assert (answer.body["status"], answer.body["outcome"]) == ("resolved", outcome)
-    resolved = datetime.fromisoformat(answer.body["resolved"])
-    assert resolved == instant(world, resolved_at)
-    assert resolved <= datetime.fromisoformat(answer.body["due_by"])
+    assert datetime.fromisoformat(answer.body["resolved"]) == instant(world, resolved_at)
+    # CN's limit: 20 days from the dispute (02-15 12:00), past the end of February
+    assert datetime.fromisoformat(answer.body["due_by"]) == instant(world, "2026-03-07T12:00")
     assert status_of(world, alice(world), LOAN) == final
 
 
@@ -154,12 +154,14 @@ def test_dispute_the_furnisher_cannot_verify_is_resolved_within_the_limit(
                                                   "period": "2026-02"}, {})
     assert opened.status == 201
     due_by = datetime.fromisoformat(opened.body["due_by"])
+    assert due_by == instant(world, "2026-03-02T00:00")  # 20 days (CN) from 02-10
     world.scheduler.run_until(due_by + timedelta(days=1))
     verifications = [e.data for e in entries(world, "link.call") if e.party == "bureau->bank"]
-    assert verifications[0]["status"] == 404
+    assert [v["status"] for v in verifications] == [404]  # asked once: a 404 is final
     answer = world.bureau.handle("get_dispute", {"dispute_id": opened.body["dispute_id"]}, {})
     assert answer.body["status"] == "resolved"
-    assert datetime.fromisoformat(answer.body["resolved"]) <= due_by
+    # verified a day after it was opened, and resolved on that answer
+    assert datetime.fromisoformat(answer.body["resolved"]) == instant(world, "2026-02-11T00:00")
 
 
 def test_unknown_dispute_is_not_found(make_world: MakeWorld) -> None:

@@ -256,7 +256,11 @@ def test_defect_no_retry(make_world: MakeWorld, defects: tuple[str, ...]) -> Non
         assert payment(world)["status"] == "abandoned"
         assert bank_postings(world) == []
     else:
-        assert len(forward_calls(world)) > 2
+        # after 10:10, waits of 1, 2, 4, 8, 16 and 32 minutes: the outage is over at 11:13
+        assert forward_calls(world) == [
+            (instant(world, f"2026-02-01T{t}"), "refused")
+            for t in ("10:10", "10:11", "10:13", "10:17", "10:25", "10:41")
+        ] + [(instant(world, "2026-02-01T11:13"), "delivered")]
         assert abandoned == []
         assert payment(world)["status"] == "acked"
         assert len(bank_postings(world)) == 1
@@ -320,6 +324,7 @@ def test_defect_value_time_is_send_time(make_world: MakeWorld, defects: tuple[st
     captured = to_us(instant(world, "2026-02-01T21:00"))
     assert value_us == (received_us if defects else captured)
     assert received_us > installment(world, 1)["due_end_us"]
-    assert (installment(world, 1)["penalty_charged"] > 0) is bool(defects)
+    # stamped 02:13 on 02-02, one day late: 394,060 × 0.18 × 1.5 / 360 = 295.55 → 296
+    assert installment(world, 1)["penalty_charged"] == (296 if defects else 0)
     assert datetime.fromisoformat(str(payment(world)["value_time"])).astimezone(UTC) == \
         instant(world, "2026-02-01T21:00")  # the platform's own record keeps the capture

@@ -60,6 +60,6 @@ def test_bank_warning_reaches_the_gateway_with_its_installment(make_world: MakeW
     stored = world.sms.disk.execute(
         "SELECT at, sender, borrower, loan_id, installment, reason FROM messages").fetchall()
     assert [row[1:] for row in stored] == [("bank", "alice", LOAN, 1, "overdue_warning")]
-    sent_at = datetime.fromisoformat(stored[0][0])
-    # the first night's batch acts once the reconciliation file is in (01:00)
-    assert instant(world, "2026-02-02T00:30") < sent_at < instant(world, "2026-02-02T02:00")
+    # the first night's batch classifies at 00:30 and acts once the reconciliation file is in
+    # (01:00): the warning goes out then
+    assert datetime.fromisoformat(stored[0][0]) == instant(world, "2026-02-02T01:00")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import typing
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -21,6 +22,7 @@ from simulator.core.errors import ScenarioError
 from simulator.core.locator import contract_path
 from simulator.core.topology import LINKS, PARTIES
 from simulator.scenarios import model
+from simulator.scenarios.borrowers import default_personal_data
 from simulator.scenarios.loader import discover, load_scenario, load_scenario_text
 from simulator.scenarios.model import (
     INVARIANTS,
@@ -84,7 +86,13 @@ def test_minimal_file_and_defaults() -> None:
     assert alice.id == "alice"
     assert alice.loan.method == "equal_installment"
     assert alice.pays == model.Pays("manual", 0)
-    assert alice.name and alice.id_number and alice.phone  # defaults from the handle
+    # defaults drawn from the handle: a Chinese name, resident ID and mobile number
+    defaults = default_personal_data("alice", 0, "CN")
+    assert (alice.name, alice.id_number, alice.phone) == (
+        defaults.name, defaults.id_number, defaults.phone)
+    assert re.fullmatch(r"[\u4e00-\u9fff]{2,4}", alice.name)
+    assert re.fullmatch(r"\d{17}[\dX]", alice.id_number)
+    assert re.fullmatch(r"1[3-9]\d{9}", alice.phone)
 
 
 def test_design_example() -> None:
@@ -603,8 +611,9 @@ def test_discover_missing_path(tmp_path: Path) -> None:
 
 
 def test_good_fixtures_load() -> None:
-    """Every good fixture loads (a guard for fixtures added later)."""
+    """Every good fixture loads (a guard for fixtures added later: list them here)."""
     found = discover([GOOD])
-    assert len(found) >= 3
+    assert [path.name for path in found] == ["design-example.yaml", "every-key.yaml",
+                                             "minimal.yaml"]
     for path in found:
         assert isinstance(load_scenario(path), Scenario)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 from hypothesis import strategies as st
@@ -20,6 +20,18 @@ offsets = st.one_of(
 scheduled_events = st.lists(offsets, max_size=40).map(
     lambda found: [(offset, f"e{index}") for index, offset in enumerate(found)]
 )
+
+# -- calendars ------------------------------------------------------------------
+
+#: Dates of three centuries around the present, leap days and the 1900/2100 non-leap
+#: centuries included.
+calendar_dates = st.dates(min_value=date(1900, 1, 1), max_value=date(2200, 12, 31))
+
+#: Whole months either way, up to fifty years.
+month_offsets = st.integers(min_value=-600, max_value=600)
+
+#: Dates under today's US daylight-saving rule (in force since 2007) and Shanghai's UTC+8.
+dst_rule_dates = st.dates(min_value=date(2007, 1, 1), max_value=date(2037, 12, 31))
 
 # -- money ----------------------------------------------------------------------
 
@@ -40,7 +52,18 @@ positive_annual_rates = st.integers(min_value=1, max_value=3_600).map(
 #: Loan terms in months, up to 30 years.
 loan_months = st.integers(min_value=1, max_value=360)
 
+#: Consumer loan terms: up to a year, as the scenario library lends.
+consumer_loan_months = st.integers(min_value=1, max_value=12)
+
 methods = st.sampled_from(["equal_installment", "equal_principal"])
+
+#: Exact amounts of minor units with up to four decimals, either sign (what a formula such as
+#: penalty interest produces before it is rounded); halves are frequent.
+unrounded_amounts = st.one_of(
+    st.integers(min_value=-10**12, max_value=10**12).map(lambda n: Decimal(n) + Decimal("0.5")),
+    st.decimals(min_value=-10**12, max_value=10**12, places=4, allow_nan=False,
+                allow_infinity=False),
+)
 
 # -- personal data --------------------------------------------------------------
 

@@ -4,6 +4,8 @@ changes nothing."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import pickle
 import re
@@ -62,6 +64,21 @@ def test_a_signed_request_is_accepted_once() -> None:
     assert set(headers) == set(SIGNED_HEADERS)
     ring.verify("POST", "/bank/repayments", BODY, headers, NOW)
     assert "replayed" in refusal(ring, headers)
+
+
+def test_a_partner_signing_by_the_documented_scheme_is_accepted() -> None:
+    """Headers a partner builds on its own from the README — hex HMAC-SHA256 (Python's hmac)
+    of the canonical string — are exactly what ``sign`` makes, and they verify."""
+    timestamp, nonce = "2026-02-01T13:00:00Z", "partner-nonce-0001"
+    canonical = "\n".join(["LENDSIM-HMAC-SHA256", "POST", "/bank/repayments?x=1", timestamp,
+                           nonce, hashlib.sha256(BODY).hexdigest()])
+    signature = hmac.new(SECRETS["platform"].encode(), canonical.encode(),
+                         hashlib.sha256).hexdigest()
+    headers = {"X-Lendsim-Key-Id": "platform", "X-Lendsim-Timestamp": timestamp,
+               "X-Lendsim-Nonce": nonce, "X-Lendsim-Signature": signature}
+    ring = keyring()
+    assert ring.sign("platform", "post", "/bank/repayments?x=1", BODY, NOW, nonce=nonce) == headers
+    ring.verify("POST", "/bank/repayments?x=1", BODY, headers, NOW)
 
 
 def test_two_identical_requests_at_one_instant_are_not_replays() -> None:
