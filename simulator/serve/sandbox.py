@@ -16,11 +16,16 @@ serves ``contracts/sandbox.yaml`` at its root and each party's contract under
 
 Advancing runs the world's scheduler: batches, forwards, retries, reports —
 everything due on the way. A long advance runs in chunks on the world's home
-thread, so ``GET /clock`` is answered between chunks. A party operation or a
-fault change sent while it runs waits for the advance to finish and then runs
-at the target instant (its signature is checked against the target too): what
-it sees never depends on how fast the sandbox is. The clock stops at a horizon
-(50 years after the start by default).
+thread. ``GET /clock`` never waits for it: it is answered on the server's event
+loop, from any thread, within milliseconds. Every other request is checked first
+(signature, media type, contract) without waiting; a party operation, or a fault
+change, that arrives while the clock advances then waits for the advance to end —
+at most ``advance_wait`` seconds (1 s unless told) — and runs at the target
+instant (its signature is checked against the target too), so what it sees never
+depends on how fast the sandbox is. If the advance is still under way by then it
+is answered ``503`` "Clock advancing" with ``Retry-After: 1`` and changes nothing
+(send it again, signed afresh). The clock stops at a horizon (50 years after the
+start by default).
 
 A request to a party signed by a partner key that names a link's caller
 crosses that link, and so meets its faults: the ``platform`` key calling the
@@ -33,6 +38,7 @@ the party directly.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time as wall
@@ -46,6 +52,7 @@ from starlette.routing import BaseRoute, Mount
 
 from simulator.checks.oracle import Payment
 from simulator.core.calendars import jurisdiction as jurisdiction_of
+from simulator.core.clock import Clock
 from simulator.core.durations import parse_instant
 from simulator.core.errors import LendsimError
 from simulator.core.topology import PARTIES
@@ -81,6 +88,10 @@ HORIZON = timedelta(days=50 * 366)
 _STEP = timedelta(days=1)
 #: wall-clock seconds one chunk of a background advance may take before yielding
 _CHUNK_SECONDS = 0.02
+#: how long a request arriving during an advance waits for it before a 503, by default
+ADVANCE_WAIT = 1.0
+#: the sandbox operations that wait for an advance like a party operation does
+_WAITING_CONTROLS = frozenset({"add_fault", "remove_fault"})
 
 
 def empty_scenario(jurisdiction: str = "CN", start: datetime | str | None = None) -> Scenario:
@@ -177,7 +188,7 @@ class Sandbox:
                  defects: Sequence[str] = (), keyring: Keyring | None = None,
                  sign: bool = True, contracts: ContractsLike | None = None,
                  strict_responses: bool = False, sync_limit: timedelta = SYNC_LIMIT,
-                 horizon: timedelta = HORIZON) -> None:
+                 horizon: timedelta = HORIZON, advance_wait: float = ADVANCE_WAIT) -> None:
         if isinstance(scenario, str | Path):
             scenario = load_scenario(Path(scenario))
         self.scenario = scenario if scenario is not None else empty_scenario(jurisdiction, start)
@@ -186,10 +197,14 @@ class Sandbox:
         self.contracts: ContractsLike = contracts if contracts is not None else load_contracts()
         self.strict_responses = strict_responses
         self.sync_limit = sync_limit
+        self.advance_wait = advance_wait
+        if self.keyring is not None:  # a reset brings the clock back to the start
+            self.keyring.keep_from(self.scenario.start)
         #: the clock never moves past this (start + ``horizon``): it bounds every advance
         self.last_instant = self.scenario.start.astimezone(UTC) + horizon
         self.home = Home()
         self._world: World | None = None
+        self._clock: Clock | None = None  # the current world's, readable from any thread
         self._advances = 0  # each advance gets a number: chunks of an older one stop
         self._target: datetime | None = None  # where a background advance is going
         self._board: FaultBoard | None = None
@@ -206,6 +221,7 @@ class Sandbox:
         world.bank.env.funds = _OpenFunds(world)
         world.start()
         self._world = world
+        self._clock = world.clock
         self._board = FaultBoard(world, self.last_instant)
 
     @property
@@ -231,12 +247,25 @@ class Sandbox:
         return self._target is not None
 
     def clock_body(self) -> Body:
-        world = self.world
-        body: Body = {"now": world.clock.now.isoformat(), "timezone": str(world.clock.tz),
-                      "status": "advancing" if self._target is not None else "ready"}
-        if self._target is not None:
-            body["target"] = self._target.isoformat()
+        """``GET /clock``'s answer; safe from any thread (it never waits for the world)."""
+        clock, target = self._clock, self._target
+        if clock is None:
+            raise LendsimError("the sandbox is closed")
+        body: Body = {"now": clock.now.isoformat(), "timezone": str(clock.tz),
+                      "status": "advancing" if target is not None else "ready"}
+        if target is not None:
+            body["target"] = target.isoformat()
         return body
+
+    def now(self) -> datetime:
+        """The instant a request is checked against: the target of an advance under way (a
+        request waits for it), else the clock. Safe from any thread."""
+        clock, target = self._clock, self._target
+        if target is not None:
+            return target
+        if clock is None:
+            raise LendsimError("the sandbox is closed")
+        return clock.now
 
     # -- clock -----------------------------------------------------------------------------
     def advance(self, body: Body) -> Response:
@@ -262,7 +291,11 @@ class Sandbox:
             return problem(422, "Beyond the horizon",
                             f"this sandbox's clock stops at {self.last_instant.isoformat()}")
         if target - now <= self.sync_limit:
-            self.world.scheduler.run_until(target)
+            self._target = target  # advancing, for whoever looks meanwhile
+            try:
+                self.world.scheduler.run_until(target)
+            finally:
+                self._target = None
             return Response(200, {"now": self.world.clock.now.isoformat(), "status": "ready"})
         self._target = target
         self._advances += 1
@@ -310,12 +343,10 @@ class Sandbox:
 
     def add_fault(self, body: Body) -> Response:
         """Plant a fault from now: ``{kind, link | party, for | until, by?, status?, rate?}``."""
-        self._finish_advance()
         return self.board.add(body)
 
     def remove_fault(self, fault_id: str) -> Response:
         """Remove a planted fault now; a crashed party restarts."""
-        self._finish_advance()
         return self.board.remove(fault_id)
 
     # -- reset -------------------------------------------------------------------------------
@@ -367,21 +398,34 @@ class Sandbox:
                                               f"{link} refused the call"))
         return dispatch
 
+    def _advancing(self) -> Injected:
+        target = self._target
+        where = f" to {target.isoformat()}" if target is not None else ""
+        return Injected(503, problem_body(
+            503, "Clock advancing", f"the sandbox clock is advancing{where}; send the request "
+            "again (signed afresh) once GET /clock says ready"), retry_after=1)
+
     def _gate(self, operation: str) -> Response | None:
-        """A party operation waits for an advance under way to finish (see the module)."""
-        self._finish_advance()
+        """On the home thread, just before a request runs: refused if an advance (begun
+        since it waited) is under way."""
+        return self._advancing() if self._target is not None else None
+
+    async def _wait(self, operation: str) -> Response | None:
+        """A request arriving during an advance waits for it, at most ``advance_wait``."""
+        if self._target is None:
+            return None
+        deadline = wall.monotonic() + self.advance_wait
+        while self._target is not None:
+            if wall.monotonic() >= deadline:
+                return self._advancing()
+            await asyncio.sleep(0.005)
         return None
 
-    def _finish_advance(self) -> None:
-        """Run a background advance to its target now (home thread)."""
-        target = self._target
-        if target is None:
-            return
-        self._advances += 1  # chunks still queued for it find nothing to do
-        try:
-            self.world.scheduler.run_until(target)
-        finally:
-            self._target = None
+    def _control_gate(self, operation: str) -> Response | None:
+        return self._gate(operation) if operation in _WAITING_CONTROLS else None
+
+    async def _control_wait(self, operation: str) -> Response | None:
+        return await self._wait(operation) if operation in _WAITING_CONTROLS else None
 
     @property
     def app(self) -> Starlette:
@@ -392,17 +436,18 @@ class Sandbox:
 
     def _make_app(self) -> Starlette:
         control = _Control(self)
-        now: Callable[[], datetime] = lambda: self.world.clock.now  # noqa: E731
+        now = self.now
         face = Face("sandbox", self.contracts, target=lambda: control, now=now, keyring=None,
-                     home=self.home, strict_responses=self.strict_responses, dispatch=None,
-                     gate=None)
+                    home=self.home, strict_responses=self.strict_responses, dispatch=None,
+                    gate=self._control_gate, wait=self._control_wait,
+                    inline=frozenset({"get_clock"}))
         routes: list[BaseRoute] = list(face.routes())
         for name in PARTIES:
             sub = face_app(name, self.contracts,
                            target=lambda name=name: self.world.parties[name],  # type: ignore[misc]
                            now=now, keyring=self.keyring, home=self.home,
                            strict_responses=self.strict_responses,
-                           dispatch=self._dispatcher(name), gate=self._gate)
+                           dispatch=self._dispatcher(name), gate=self._gate, wait=self._wait)
             mount = Mount(f"/{name}", app=sub)
             # a path parameter may hold a (percent-encoded) newline: still route it to the
             # party, whose face answers 422, rather than a 404 the contract does not list
@@ -424,6 +469,7 @@ class Sandbox:
         self._advances += 1
         self._target = None
         self._close_world()
+        self._clock = None
 
     def __enter__(self) -> Sandbox:
         return self

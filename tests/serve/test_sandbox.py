@@ -273,6 +273,7 @@ def test_a_delay_fault_keeps_its_duration_as_written(sandbox: Sandbox) -> None:
     assert control.repay("PAY-1", key_id="platform").status_code == 504
     assert posted(sandbox, "PAY-1") == 0
     control.advance(to=(START + timedelta(hours=320)).isoformat())
+    control.wait_ready()
     assert posted(sandbox, "PAY-1") == 1
 
 
