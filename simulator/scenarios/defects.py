@@ -70,7 +70,10 @@ DEFECTS: dict[str, Defect] = {d.name: d for d in (
            _LOST),
     Defect("platform.new_key_per_retry",
            "each retry carries a fresh idempotency key",
-           ("exactly_once_posting", "money_conserved")),
+           # the bank posts a payment id once and refuses the retry; the platform then
+           # refunds money the bank has posted, so the installment looks paid to the bank
+           # while the borrower has the money back
+           ("exactly_once_posting", "money_conserved", "true_overdue_reported")),
     Defect("platform.outbox_not_durable",
            "pending forwards live in memory and are lost in a crash",
            _LOST),

@@ -644,12 +644,19 @@ def test_reference_parties_answer_what_their_contracts_say(contracts: Contracts,
     ask(bank, "book_loan", without(booking, "months"))  # 422
     ask(bank, "get_loan", {"loan_id": LOAN})
     ask(bank, "get_loan", {"loan_id": "L-nobody"})  # 404
+    repayment = {**REPAYMENT, "value_time": world.clock.now.isoformat()}  # not in the future
     key = {"Idempotency-Key": "PAY00000001"}
-    posting = ask(bank, "post_repayment", REPAYMENT, key)
-    ask(bank, "post_repayment", REPAYMENT, key)  # replay: 201
-    ask(bank, "post_repayment", {**REPAYMENT, "amount": 5}, key)  # key reused: 422
-    ask(bank, "post_repayment", REPAYMENT)  # no key: 400
-    ask(bank, "post_repayment", {**REPAYMENT, "loan_id": "L-nobody"}, {"Idempotency-Key": "X"})
+    posting = ask(bank, "post_repayment", repayment, key)
+    ask(bank, "post_repayment", repayment, key)  # replay: 201
+    ask(bank, "post_repayment", {**repayment, "amount": 5}, key)  # key reused: 422
+    ask(bank, "post_repayment", repayment)  # no key: 400
+    ask(bank, "post_repayment", {**repayment, "loan_id": "L-nobody"}, {"Idempotency-Key": "X"})
+    ask(bank, "post_repayment", {**repayment, "payment_id": "PAY00000009", "currency": "USD"},
+        {"Idempotency-Key": "PAY00000009"})  # currency mismatch: 422
+    ask(bank, "post_repayment", {**repayment, "payment_id": "PAY00000009",
+                                 "value_time": "2030-01-01T00:00:00+00:00"},
+        {"Idempotency-Key": "PAY00000009"})  # value time in the future: 422
+    ask(bank, "post_repayment", repayment, {"Idempotency-Key": "PAY-OTHER"})  # posted: 422
     ask(bank, "get_posting", {"posting_id": posting["posting_id"]})
     ask(bank, "get_posting", {"posting_id": "PST99999999"})  # 404
     ask(bank, "pay_at_counter", {"loan_id": LOAN, "amount": 100})
