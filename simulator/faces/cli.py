@@ -159,19 +159,26 @@ def serve(
     keys: Annotated[Path | None, typer.Option(
         "--keys", help='Partner keys, a JSON file {"key id": "secret"} (default: the test '
                        "keyring).", show_default=False)] = None,
+    state: Annotated[Path | None, typer.Option(
+        "--state", help="Keep the world in this folder (party databases, clock, faults, "
+                        "replay cache) so it survives a restart, even kill -9; a world found "
+                        "there is resumed (default: in memory).", show_default=False)] = None,
 ) -> None:
     """Serve a world over HTTP: the sandbox at /, each party under /<party> (signed requests)."""
     import uvicorn
 
+    from simulator.serve.logs import log_config
     from simulator.serve.sandbox import Sandbox
     from simulator.wire.signing import Keyring
 
     try:
         chosen = validate_defects(defect or ())
         keyring = Keyring.from_file(keys) if keys is not None else Keyring.for_testing()
+        if state is not None and state.exists() and not state.is_dir():
+            raise LendsimError(f"--state {state}: not a folder")
         sandbox = Sandbox(load_scenario(scenario) if scenario is not None else None,
                           jurisdiction=jurisdiction, start=start, defects=chosen,
-                          keyring=keyring)
+                          keyring=keyring, state=state)
     except LendsimError as error:
         raise _fail_input(error) from None
     if host not in _LOOPBACK:
@@ -180,7 +187,8 @@ def serve(
     _console.print(f"lendsim sandbox on http://{host}:{port}/ — signing keys: "
                    f"{', '.join(keyring.key_ids)}", markup=False)
     try:
-        uvicorn.run(sandbox.app, host=host, port=port, log_level="info")
+        uvicorn.run(sandbox.app, host=host, port=port, log_level="info",
+                    log_config=log_config())
     finally:
         sandbox.close()
 

@@ -70,6 +70,7 @@ from simulator.serve.http import (
     face_app,
     problem_body,
 )
+from simulator.serve.state import StateFolder, fingerprint
 from simulator.wire.contracts import load_contracts
 from simulator.wire.signing import Keyring
 from simulator.world.world import World
@@ -115,26 +116,51 @@ def empty_scenario(jurisdiction: str = "CN", start: datetime | str | None = None
 
 class _OpenFunds(Funds):
     """The payment network of a served world. Loans opened over HTTP are not the scenario's,
-    so the oracle holds no terms for them: their money movements are recorded, not judged."""
+    so the oracle holds no terms for them: their money movements are recorded, not judged.
+    With a state folder each movement is saved too, and :meth:`replay` gives the oracle
+    back what it had seen when a restarted world resumes."""
 
-    def __init__(self, world: World) -> None:
+    def __init__(self, world: World, store: StateFolder | None) -> None:
         oracle = world.oracle
+        self._store = store
 
-        def capture(borrower: str, loan_id: str, amount: int, at: datetime,
-                    payment_id: str) -> None:
+        def learn_capture(borrower: str, loan_id: str, amount: int, at: datetime,
+                          payment_id: str) -> None:
             if borrower in oracle.borrowers:
                 oracle.capture(borrower, loan_id, amount, at, payment_id)
             else:
                 oracle.payments[payment_id] = Payment(payment_id, borrower, loan_id, amount, at)
 
-        def refund(payment_id: str, amount: int, at: datetime) -> None:
+        def learn_refund(payment_id: str, amount: int, at: datetime) -> None:
             payment = oracle.payments.get(payment_id)
             if payment is not None and payment.borrower in oracle.borrowers:
                 oracle.refund(payment_id, amount, at)
             else:
                 oracle.refunds[payment_id] = oracle.refunds.get(payment_id, 0) + amount
 
+        def capture(borrower: str, loan_id: str, amount: int, at: datetime,
+                    payment_id: str) -> None:
+            if store is not None:
+                store.record_funds("capture", borrower, loan_id, amount, at, payment_id)
+            learn_capture(borrower, loan_id, amount, at, payment_id)
+
+        def refund(payment_id: str, amount: int, at: datetime) -> None:
+            if store is not None:
+                store.record_funds("refund", None, None, amount, at, payment_id)
+            learn_refund(payment_id, amount, at)
+
+        self._learn_capture, self._learn_refund = learn_capture, learn_refund
         super().__init__(capture, refund)
+
+    def replay(self) -> None:
+        """Tell the oracle every movement saved before a restart."""
+        if self._store is None:
+            return
+        for kind, borrower, loan_id, amount, at, payment_id in self._store.funds():
+            if kind == "capture" and borrower is not None and loan_id is not None:
+                self._learn_capture(borrower, loan_id, amount, at, payment_id)
+            elif kind == "refund":
+                self._learn_refund(payment_id, amount, at)
 
 
 class _Control:
@@ -180,7 +206,9 @@ class Sandbox:
     ``start``. ``defects`` are planted in the world. ``keyring`` checks the
     signatures of party requests (default: :meth:`Keyring.for_testing`;
     ``sign=False`` turns the checks off). ``strict_responses`` turns a party
-    response that breaks its contract into a 500 (for tests).
+    response that breaks its contract into a 500 (for tests). ``state`` is a folder
+    that keeps the world across restarts (:mod:`simulator.serve.state`): a world found
+    there is resumed where it was; without one everything is in memory.
     """
 
     def __init__(self, scenario: Scenario | Path | str | None = None, *,
@@ -188,7 +216,8 @@ class Sandbox:
                  defects: Sequence[str] = (), keyring: Keyring | None = None,
                  sign: bool = True, contracts: ContractsLike | None = None,
                  strict_responses: bool = False, sync_limit: timedelta = SYNC_LIMIT,
-                 horizon: timedelta = HORIZON, advance_wait: float = ADVANCE_WAIT) -> None:
+                 horizon: timedelta = HORIZON, advance_wait: float = ADVANCE_WAIT,
+                 state: Path | None = None) -> None:
         if isinstance(scenario, str | Path):
             scenario = load_scenario(Path(scenario))
         self.scenario = scenario if scenario is not None else empty_scenario(jurisdiction, start)
@@ -198,8 +227,15 @@ class Sandbox:
         self.strict_responses = strict_responses
         self.sync_limit = sync_limit
         self.advance_wait = advance_wait
+        self.store = StateFolder(state) if state is not None else None
+        self._fingerprint = fingerprint(self.scenario, self.defects)
+        if self.store is not None:
+            self.store.check(self._fingerprint, f"scenario {self.scenario.id!r} from "
+                                                f"{self.scenario.start.isoformat()}")
         if self.keyring is not None:  # a reset brings the clock back to the start
             self.keyring.keep_from(self.scenario.start)
+            if self.store is not None:
+                self.keyring.remember_in(self.store.nonces())
         #: the clock never moves past this (start + ``horizon``): it bounds every advance
         self.last_instant = self.scenario.start.astimezone(UTC) + horizon
         self.home = Home()
@@ -217,12 +253,29 @@ class Sandbox:
 
     # -- the world (home thread only) ------------------------------------------------------
     def _build(self) -> None:
-        world = World(self.scenario, self.defects)
-        world.bank.env.funds = _OpenFunds(world)
-        world.start()
+        store = self.store
+        resume_at = store.clock() if store is not None and store.world() else None
+        if store is not None and resume_at is None:
+            store.wipe()  # whatever is there was never acknowledged
+        world = World(self.scenario, self.defects,
+                      state=store.path if store is not None else None)
+        funds = world.bank.env.funds = _OpenFunds(world, store)
+        if resume_at is None:
+            world.start()
+            if store is not None:
+                store.begin(self._fingerprint, world.clock.now)
+        else:
+            funds.replay()
+            world.resume(resume_at)
+            log.info("resumed the world kept in %s at %s", store.path if store else "",
+                     resume_at.isoformat())
+        if store is not None:
+            world.before_action = store.save_clock
         self._world = world
         self._clock = world.clock
-        self._board = FaultBoard(world, self.last_instant)
+        self._board = FaultBoard(world, self.last_instant, store)
+        if resume_at is not None:
+            self._board.restore()
 
     @property
     def world(self) -> World:
@@ -294,6 +347,7 @@ class Sandbox:
             self._target = target  # advancing, for whoever looks meanwhile
             try:
                 self.world.scheduler.run_until(target)
+                self._save_clock()
             finally:
                 self._target = None
             return Response(200, {"now": self.world.clock.now.isoformat(), "status": "ready"})
@@ -323,10 +377,15 @@ class Sandbox:
             log.exception("the world failed while advancing to %s", target.isoformat())
             self._target = None
             return
+        self._save_clock()
         if scheduler.clock.now >= target:
             self._target = None
         else:
             self.home.submit(self._advance_chunk, number)
+
+    def _save_clock(self) -> None:
+        if self.store is not None and self._world is not None:
+            self.store.save_clock(self._world.clock.now)
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         """Block until a background advance is done (for tests and scripts)."""
@@ -355,6 +414,8 @@ class Sandbox:
         self._advances += 1
         self._target = None
         self._close_world()
+        if self.store is not None:
+            self.store.wipe()
         self._build()
 
     def _close_world(self) -> None:
@@ -412,10 +473,8 @@ class Sandbox:
 
     async def _wait(self, operation: str) -> Response | None:
         """A request arriving during an advance waits for it, at most ``advance_wait``."""
-        if self._target is None:
-            return None
         deadline = wall.monotonic() + self.advance_wait
-        while self._target is not None:
+        while self.advancing:  # another thread ends it
             if wall.monotonic() >= deadline:
                 return self._advancing()
             await asyncio.sleep(0.005)
@@ -470,6 +529,8 @@ class Sandbox:
         self._target = None
         self._close_world()
         self._clock = None
+        if self.store is not None:
+            self.store.close()
 
     def __enter__(self) -> Sandbox:
         return self

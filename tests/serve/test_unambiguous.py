@@ -179,7 +179,7 @@ def test_a_number_too_large_for_a_float_is_a_422(sandbox: Sandbox) -> None:
                                                        b'"for":"1h","rate":1e999}', sign=False),
                       422)
     assert "$.rate" in body["detail"]
-    assert sandbox.call(lambda: sandbox.faults()) == []
+    assert sandbox.call(sandbox.faults) == []
 
 
 # -- 7. personal data in errors --------------------------------------------------------------

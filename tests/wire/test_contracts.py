@@ -529,7 +529,8 @@ def test_required_header_is_checked_without_regard_to_case(contracts: Contracts)
 
 def test_unlisted_status_is_rejected(contracts: Contracts) -> None:
     """A status the contract does not list is a violation that names the listed ones."""
-    with pytest.raises(ContractError, match=r"response 500: .*lists 200, 400, 401, 404, 413, 422, 503"):
+    with pytest.raises(ContractError,
+                       match=r"response 500: .*lists 200, 400, 401, 404, 413, 422, 503"):
         contracts.validate_response("bank", "get_loan", 500, {"type": "about:blank",
                                                               "title": "Oops", "status": 500})
 
