@@ -18,6 +18,7 @@ from simulator.core.errors import LendsimError
 from simulator.core.locator import data_path
 from simulator.core.privacy import redact
 from simulator.faces.reports import (
+    check_report_path,
     html_report,
     junit_report,
     print_matrix,
@@ -79,6 +80,10 @@ def run(
 ) -> None:
     """Run scenarios and check every invariant; exit 0 if all pass, 1 if any fails."""
     try:
+        for option, report in (("--json", json_file), ("--junit", junit_file),
+                               ("--html", html_file)):
+            if report is not None:
+                check_report_path(option, report)
         defects = validate_defects(defect or ())
         files = discover(paths or default_paths())
         scenarios = [load_scenario(file) for file in files]
@@ -95,12 +100,15 @@ def run(
     except LendsimError as error:
         raise _fail_input(error) from None
     print_summary(results, _console, table_too=not quiet)
-    if json_file is not None:
-        write_json(json_file, results)
-    if junit_file is not None:
-        write_report(junit_file, junit_report(results))
-    if html_file is not None:
-        write_report(html_file, html_report(results))
+    try:
+        if json_file is not None:
+            write_json(json_file, results)
+        if junit_file is not None:
+            write_report(junit_file, junit_report(results))
+        if html_file is not None:
+            write_report(html_file, html_report(results))
+    except LendsimError as error:
+        raise _fail_input(error) from None
     raise typer.Exit(0 if all(r.passed for r in results) else 1)
 
 
@@ -223,11 +231,18 @@ def contracts_test(
     Schemathesis (examples, boundary values, random, stateful) plus lendsim's own checks.
 
     Requests are signed with a partner key; the report shows each reproduction unsigned."""
-    from simulator.faces.contract_suite import run_contract_suite
     from simulator.wire.contracts import DOCUMENTS
     from simulator.wire.signing import Keyring
 
     try:
+        from simulator.faces.contract_suite import run_contract_suite
+    except ModuleNotFoundError as missing:  # an install without lendsim's dependencies
+        raise _fail_input(LendsimError(
+            f"lendsim contracts test needs the {missing.name} package, one of lendsim's "
+            "dependencies: reinstall lendsim (pip install lendsim)")) from None
+    try:
+        if junit_file is not None:
+            check_report_path("--junit", junit_file)
         chosen = validate_defects(defect or ())
         if url is not None and chosen:
             raise LendsimError("--defect plants defects in lendsim's own world; "
@@ -240,7 +255,10 @@ def contracts_test(
         raise _fail_input(error) from None
     _console.print(report.text(), markup=False, soft_wrap=True)
     if junit_file is not None:
-        write_report(junit_file, report.junit())
+        try:
+            write_report(junit_file, report.junit())
+        except LendsimError as error:
+            raise _fail_input(error) from None
     raise typer.Exit(0 if report.passed else 1)
 
 
