@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from simulator.core.errors import LendsimError
 from simulator.core.locator import data_path
@@ -27,7 +28,7 @@ from simulator.faces.reports import (
     write_report,
 )
 from simulator.scenarios.defects import DEFECTS, validate_defects
-from simulator.scenarios.loader import discover, load_scenario
+from simulator.scenarios.loader import load_all, load_scenario
 from simulator.world.matrix import defect_matrix
 from simulator.world.runner import ScenarioResult, run_scenario
 
@@ -54,7 +55,10 @@ def default_paths() -> list[Path]:
 
 
 def _fail_input(error: LendsimError) -> typer.Exit:
-    _errors.print(f"[bold red]error:[/] {redact(str(error))}", markup=True, soft_wrap=True)
+    """Bad input: each mistake on a line of its own (every one of a file or folder), exit 2."""
+    for line in str(error).split("\n"):
+        _errors.print(f"[bold red]error:[/] {escape(redact(line))}", markup=True,
+                      soft_wrap=True)
     return typer.Exit(2)
 
 
@@ -85,10 +89,12 @@ def run(
             if report is not None:
                 check_report_path(option, report)
         defects = validate_defects(defect or ())
-        files = discover(paths or default_paths())
-        scenarios = [load_scenario(file) for file in files]
+        loaded = load_all(paths or default_paths())
     except LendsimError as error:
         raise _fail_input(error) from None
+    for note in loaded.skipped:
+        _errors.print(f"note: {redact(note)}", markup=False, soft_wrap=True)
+    scenarios = loaded.scenarios
     if not scenarios:
         where = ", ".join(str(p) for p in paths or default_paths())
         raise _fail_input(LendsimError(
@@ -134,11 +140,12 @@ def defects(
         return
     try:
         chosen = validate_defects(only) if only else None
-        files = discover(paths or default_paths())
-        for file in files:
-            load_scenario(file)
+        loaded = load_all(paths or default_paths())
     except LendsimError as error:
         raise _fail_input(error) from None
+    for note in loaded.skipped:
+        _errors.print(f"note: {redact(note)}", markup=False, soft_wrap=True)
+    files = loaded.files
     result = defect_matrix(files, chosen, jobs=jobs or None)
     print_matrix(result, _console)
     raise typer.Exit(0 if result.complete else 1)
