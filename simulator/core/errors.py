@@ -5,6 +5,8 @@ them into a one-line message and exit status 2, never a traceback::
 
     LendsimError
     ├── ScenarioError        a scenario file is malformed (names file:line and key)
+    │   ├── ScenarioErrors   several of them, of a file or a folder, one per line
+    │   └── NotAScenario     a YAML file with no top-level ``scenario:`` key
     ├── UnknownDefectError   a defect name is not in the catalogue
     ├── UnknownInvariantError an invariant name is not in the catalogue
     └── ContractError        a payload does not conform to its contract
@@ -17,7 +19,9 @@ from pathlib import Path
 __all__ = [
     "ContractError",
     "LendsimError",
+    "NotAScenario",
     "ScenarioError",
+    "ScenarioErrors",
     "UnknownDefectError",
     "UnknownInvariantError",
 ]
@@ -53,6 +57,31 @@ class ScenarioError(LendsimError):
     def __str__(self) -> str:
         key = f" {self.key}:" if self.key else ""
         return f"{self.where}:{key} {self.message}"
+
+
+class ScenarioErrors(ScenarioError):
+    """Every mistake found in a scenario file, or in the files of a folder, in order; shown
+    one per line (``file:line: key: message``)."""
+
+    errors: list[ScenarioError]
+
+    def __init__(self, errors: list[ScenarioError]) -> None:
+        flat: list[ScenarioError] = []
+        for error in errors:
+            flat.extend(error.errors if isinstance(error, ScenarioErrors) else [error])
+        if not flat:
+            raise ValueError("ScenarioErrors needs at least one error")
+        self.errors = flat
+        first = flat[0]
+        super().__init__(first.message, file=first.file, line=first.line, key=first.key)
+
+    def __str__(self) -> str:
+        return "\n".join(ScenarioError.__str__(error) for error in self.errors)
+
+
+class NotAScenario(ScenarioError):
+    """A YAML file that is not a scenario (no top-level ``scenario:`` key): skipped with a
+    note when found in a folder, an error when named."""
 
 
 class UnknownDefectError(LendsimError):

@@ -3,13 +3,21 @@
 A name keeps its first character, an ID number its first 4 and last 4
 characters, a phone number its first 3 and last 4 digits; everything between
 becomes ``*``. Scenario handles (``alice``, ``b0001``) are not personal data.
+
+A name cannot be recognised in free text, so a message never quotes text a caller
+sent unless it is a *plain token* — at most 40 ASCII letters, digits and ``_ . : + -``
+(an id, an instant, a duration) — and even then with ID and phone numbers masked:
+:func:`quoted` describes anything else without showing it, and :func:`mask_path`
+does the same for each segment of a request path (access logs, 404s).
 """
 
 from __future__ import annotations
 
 import re
+from urllib.parse import unquote
 
-__all__ = ["mask_id_number", "mask_name", "mask_phone", "redact"]
+__all__ = ["mask_id_number", "mask_name", "mask_path", "mask_phone", "plain_token", "quoted",
+           "redact"]
 
 
 def mask_name(name: str) -> str:
@@ -57,3 +65,32 @@ def redact(text: str) -> str:
         return mask_phone(digits)
 
     return _DIGIT_RUN.sub(_mask, text)
+
+
+_TOKEN = re.compile(r"[A-Za-z0-9_.:+\-]{1,40}")
+
+
+def plain_token(text: str) -> bool:
+    """Is ``text`` a plain token (an id, instant or duration) that a message may quote?"""
+    return _TOKEN.fullmatch(text) is not None
+
+
+def quoted(text: str) -> str:
+    """A caller's text fit for a message: a plain token in double quotes, masked like free
+    text; anything else (spaces, other scripts, control characters, long text) described,
+    never shown."""
+    if plain_token(text):
+        return '"' + redact(text) + '"'
+    return f"text of {len(text)} character{'s' if len(text) != 1 else ''} (not shown)"
+
+
+def mask_path(path: str) -> str:
+    """A request path fit for a log line: each segment that is not a plain token (after
+    percent-decoding) becomes ``…``, tokens are masked like free text, and a query string
+    becomes ``?…``."""
+    base, mark, _query = path.partition("?")
+    segments = []
+    for segment in base.split("/"):
+        text = unquote(segment, errors="replace")
+        segments.append(redact(text) if not text or plain_token(text) else "…")
+    return "/".join(segments) + ("?…" if mark else "")

@@ -13,11 +13,13 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from simulator.core.errors import LendsimError
 from simulator.core.locator import data_path
 from simulator.core.privacy import redact
 from simulator.faces.reports import (
+    check_report_path,
     html_report,
     junit_report,
     print_matrix,
@@ -26,7 +28,7 @@ from simulator.faces.reports import (
     write_report,
 )
 from simulator.scenarios.defects import DEFECTS, validate_defects
-from simulator.scenarios.loader import discover, load_scenario
+from simulator.scenarios.loader import load_all, load_scenario
 from simulator.world.matrix import defect_matrix
 from simulator.world.runner import ScenarioResult, run_scenario
 
@@ -53,7 +55,10 @@ def default_paths() -> list[Path]:
 
 
 def _fail_input(error: LendsimError) -> typer.Exit:
-    _errors.print(f"[bold red]error:[/] {redact(str(error))}", markup=True, soft_wrap=True)
+    """Bad input: each mistake on a line of its own (every one of a file or folder), exit 2."""
+    for line in str(error).split("\n"):
+        _errors.print(f"[bold red]error:[/] {escape(redact(line))}", markup=True,
+                      soft_wrap=True)
     return typer.Exit(2)
 
 
@@ -79,11 +84,17 @@ def run(
 ) -> None:
     """Run scenarios and check every invariant; exit 0 if all pass, 1 if any fails."""
     try:
+        for option, report in (("--json", json_file), ("--junit", junit_file),
+                               ("--html", html_file)):
+            if report is not None:
+                check_report_path(option, report)
         defects = validate_defects(defect or ())
-        files = discover(paths or default_paths())
-        scenarios = [load_scenario(file) for file in files]
+        loaded = load_all(paths or default_paths())
     except LendsimError as error:
         raise _fail_input(error) from None
+    for note in loaded.skipped:
+        _errors.print(f"note: {redact(note)}", markup=False, soft_wrap=True)
+    scenarios = loaded.scenarios
     if not scenarios:
         where = ", ".join(str(p) for p in paths or default_paths())
         raise _fail_input(LendsimError(
@@ -95,12 +106,15 @@ def run(
     except LendsimError as error:
         raise _fail_input(error) from None
     print_summary(results, _console, table_too=not quiet)
-    if json_file is not None:
-        write_json(json_file, results)
-    if junit_file is not None:
-        write_report(junit_file, junit_report(results))
-    if html_file is not None:
-        write_report(html_file, html_report(results))
+    try:
+        if json_file is not None:
+            write_json(json_file, results)
+        if junit_file is not None:
+            write_report(junit_file, junit_report(results))
+        if html_file is not None:
+            write_report(html_file, html_report(results))
+    except LendsimError as error:
+        raise _fail_input(error) from None
     raise typer.Exit(0 if all(r.passed for r in results) else 1)
 
 
@@ -126,11 +140,12 @@ def defects(
         return
     try:
         chosen = validate_defects(only) if only else None
-        files = discover(paths or default_paths())
-        for file in files:
-            load_scenario(file)
+        loaded = load_all(paths or default_paths())
     except LendsimError as error:
         raise _fail_input(error) from None
+    for note in loaded.skipped:
+        _errors.print(f"note: {redact(note)}", markup=False, soft_wrap=True)
+    files = loaded.files
     result = defect_matrix(files, chosen, jobs=jobs or None)
     print_matrix(result, _console)
     raise typer.Exit(0 if result.complete else 1)
@@ -159,19 +174,26 @@ def serve(
     keys: Annotated[Path | None, typer.Option(
         "--keys", help='Partner keys, a JSON file {"key id": "secret"} (default: the test '
                        "keyring).", show_default=False)] = None,
+    state: Annotated[Path | None, typer.Option(
+        "--state", help="Keep the world in this folder (party databases, clock, faults, "
+                        "replay cache) so it survives a restart, even kill -9; a world found "
+                        "there is resumed (default: in memory).", show_default=False)] = None,
 ) -> None:
     """Serve a world over HTTP: the sandbox at /, each party under /<party> (signed requests)."""
     import uvicorn
 
+    from simulator.serve.logs import log_config
     from simulator.serve.sandbox import Sandbox
     from simulator.wire.signing import Keyring
 
     try:
         chosen = validate_defects(defect or ())
         keyring = Keyring.from_file(keys) if keys is not None else Keyring.for_testing()
+        if state is not None and state.exists() and not state.is_dir():
+            raise LendsimError(f"--state {state}: not a folder")
         sandbox = Sandbox(load_scenario(scenario) if scenario is not None else None,
                           jurisdiction=jurisdiction, start=start, defects=chosen,
-                          keyring=keyring)
+                          keyring=keyring, state=state)
     except LendsimError as error:
         raise _fail_input(error) from None
     if host not in _LOOPBACK:
@@ -180,7 +202,8 @@ def serve(
     _console.print(f"lendsim sandbox on http://{host}:{port}/ — signing keys: "
                    f"{', '.join(keyring.key_ids)}", markup=False)
     try:
-        uvicorn.run(sandbox.app, host=host, port=port, log_level="info")
+        uvicorn.run(sandbox.app, host=host, port=port, log_level="info",
+                    log_config=log_config())
     finally:
         sandbox.close()
 
@@ -215,11 +238,18 @@ def contracts_test(
     Schemathesis (examples, boundary values, random, stateful) plus lendsim's own checks.
 
     Requests are signed with a partner key; the report shows each reproduction unsigned."""
-    from simulator.faces.contract_suite import run_contract_suite
     from simulator.wire.contracts import DOCUMENTS
     from simulator.wire.signing import Keyring
 
     try:
+        from simulator.faces.contract_suite import run_contract_suite
+    except ModuleNotFoundError as missing:  # an install without lendsim's dependencies
+        raise _fail_input(LendsimError(
+            f"lendsim contracts test needs the {missing.name} package, one of lendsim's "
+            "dependencies: reinstall lendsim (pip install lendsim)")) from None
+    try:
+        if junit_file is not None:
+            check_report_path("--junit", junit_file)
         chosen = validate_defects(defect or ())
         if url is not None and chosen:
             raise LendsimError("--defect plants defects in lendsim's own world; "
@@ -232,7 +262,10 @@ def contracts_test(
         raise _fail_input(error) from None
     _console.print(report.text(), markup=False, soft_wrap=True)
     if junit_file is not None:
-        write_report(junit_file, report.junit())
+        try:
+            write_report(junit_file, report.junit())
+        except LendsimError as error:
+            raise _fail_input(error) from None
     raise typer.Exit(0 if report.passed else 1)
 
 

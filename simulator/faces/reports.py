@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,11 +18,13 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from simulator.core.errors import LendsimError
 from simulator.core.privacy import redact
 from simulator.world.matrix import Matrix
 from simulator.world.runner import ScenarioResult
 
 __all__ = [
+    "check_report_path",
     "failure_text",
     "html_report",
     "json_report",
@@ -107,9 +110,33 @@ def html_report(results: Sequence[ScenarioResult]) -> str:
         "<th>digest</th><th>why</th></tr>" + "".join(rows) + "</table>\n")
 
 
+def check_report_path(option: str, path: Path) -> None:
+    """Refuse, before anything runs, a report path that cannot be written: a folder, a
+    file or folder that is not writable, a parent that is a file."""
+    if path.is_dir():
+        raise LendsimError(f"{option} {path}: is a folder; give the report a file name")
+    if path.exists():
+        if not os.access(path, os.W_OK):
+            raise LendsimError(f"{option} {path}: the file is not writable")
+        return
+    ancestor = path.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise LendsimError(f"{option} {path}: {ancestor} is not a folder")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise LendsimError(f"{option} {path}: cannot create the file in {ancestor} "
+                           "(not writable)")
+
+
 def write_report(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    """Write a report (making its folder); an error is a :class:`LendsimError` naming it."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise LendsimError(f"cannot write the report {path}: "
+                           f"{error.strerror or error}") from None
 
 
 def write_json(path: Path, results: Sequence[ScenarioResult]) -> None:

@@ -2,7 +2,12 @@
 
 A party's durable state lives in a named in-memory SQLite database that a
 *keeper* connection (``disk``) holds open — the party's disk; the harness
-reads final state through it, even while the party is down. The party works through a
+reads final state through it, even while the party is down. A served world
+with a state folder (``Env.state``) keeps each party's database in a file
+there instead, ``<party>.sqlite3``, in WAL mode with ``synchronous = NORMAL``: a
+committed transaction is in the file before the commit returns, so it survives
+the process being killed (``kill -9``); an existing file is opened as it is
+(``resumed``), for the party to recover from. The party works through a
 second connection. A crash closes that connection (SQLite rolls back whatever
 was not committed), advances the party's epoch (its pending timers die with
 it) and drops every in-memory cache; a restart opens a fresh connection and
@@ -16,6 +21,7 @@ import sqlite3
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 from simulator.core.calendars import Jurisdiction
@@ -55,6 +61,8 @@ class Env:
     defects: frozenset[str]
     network: PaymentNetwork
     links: dict[str, Link]
+    #: a folder for the parties' database files (a served world that survives restarts)
+    state: Path | None = None
 
     def link(self, name: str) -> Link:
         return self.links[name]
@@ -106,9 +114,20 @@ class Party:
         self.env = env
         self.epoch = 0
         self.up = True
-        self._uri = f"file:lendsim-{self.name}-{next(_store_numbers)}?mode=memory&cache=shared"
+        self.file: Path | None = None if env.state is None else env.state / f"{self.name}.sqlite3"
+        if self.file is None:
+            self._uri = f"file:lendsim-{self.name}-{next(_store_numbers)}?mode=memory&cache=shared"
+        else:
+            self._uri = self.file.resolve().as_uri()
         self.disk = sqlite3.connect(self._uri, uri=True)
-        self.disk.executescript(self.SCHEMA)
+        #: the database already held the party's state (a restarted server)
+        self.resumed = False
+        if self.file is not None:
+            self.disk.execute("PRAGMA journal_mode = WAL")
+            self.resumed = self.disk.execute(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0] > 0
+        if not self.resumed:
+            self.disk.executescript(self.SCHEMA)
         self.db = self._connect()
         self.operations: dict[str, Operation] = self.routes()
         #: called after each operation and each timer of this party has run (the world
@@ -121,7 +140,11 @@ class Party:
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self._uri, uri=True)
-        db.execute("PRAGMA read_uncommitted = 0")
+        if self.file is None:
+            db.execute("PRAGMA read_uncommitted = 0")
+        else:
+            db.execute("PRAGMA synchronous = NORMAL")
+            db.execute("PRAGMA busy_timeout = 5000")
         return db
 
     # -- time ------------------------------------------------------------------

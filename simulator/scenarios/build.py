@@ -1,13 +1,17 @@
 """A schema-valid scenario document → the typed model (loading, stage 3).
 
 Checks what a schema cannot: references between borrowers and steps,
-instants within the run, money in minor units (at most the currency's
-decimals), and generated borrowers whose ids and personal data never clash.
+instants within the run, loan timelines that can happen (no installment due
+before the run starts, no loan disbursed after it ends, no repayment before its
+loan is disbursed), money in minor units (at most the currency's decimals), and
+generated borrowers whose ids and personal data never clash. Every mistake is
+reported (one per borrower, step or part), not only the first.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -15,7 +19,7 @@ from typing import Any, Literal, cast
 from simulator.core.calendars import add_months
 from simulator.core.calendars import jurisdiction as jurisdiction_profile
 from simulator.core.durations import parse_clock_time, parse_duration, parse_instant
-from simulator.core.errors import ScenarioError
+from simulator.core.errors import ScenarioError, ScenarioErrors
 from simulator.core.rng import derive_seed
 from simulator.scenarios.borrowers import default_personal_data, generate_borrowers
 from simulator.scenarios.defects import DEFECTS
@@ -49,6 +53,10 @@ from simulator.scenarios.positions import (
 
 __all__ = ["ScenarioBuilder"]
 
+
+class _Unknown(Exception):
+    """A reference to a borrower whose own entry was in error: already reported."""
+
 #: Decimal places of the minor unit, per currency.
 _MINOR_DIGITS = {"CNY": 2, "USD": 2}
 
@@ -73,6 +81,19 @@ class ScenarioBuilder:
         self.borrower_lines: dict[str, int] = {}
         #: how the known ids are listed in a message: named ids, generated ranges
         self.id_listing: list[str] = []
+        self.errors: list[ScenarioError] = []
+        self.failed: set[str] = set()  # borrowers whose entries were in error
+        self.unknowable = False  # a generated block was in error
+
+    def attempt(self, build: Callable[..., Any], *args: Any) -> Any:
+        """``build(*args)``, or ``None`` with its mistake noted (the building goes on)."""
+        try:
+            return build(*args)
+        except ScenarioError as error:
+            self.errors.append(error)
+        except _Unknown:
+            pass
+        return None
 
     # -- helpers --------------------------------------------------------
 
@@ -129,6 +150,8 @@ class ScenarioBuilder:
 
     def known_borrower(self, location: Location) -> str:
         handle: str = self.value(location)
+        if handle in self.failed or (self.unknowable and handle not in self.borrowers):
+            raise _Unknown(handle)
         if handle not in self.borrowers:
             raise self.error(f"{value_name(location)!r} must be one of the scenario's borrowers: "
                              f"{', '.join(self.id_listing)} (got {handle!r})", location)
@@ -144,7 +167,14 @@ class ScenarioBuilder:
                              f"(got {show_value(document['until'])})", ("until",))
         self.start, self.until = start, until
         self.build_borrowers()
-        steps = tuple(self.build_step(index) for index in range(len(document.get("steps", ()))))
+        steps = [self.attempt(self.build_step, index)
+                 for index in range(len(document.get("steps", ())))]
+        terms = self.attempt(self.build_terms)
+        bank, platform = self.attempt(self.build_bank), self.attempt(self.build_platform)
+        defects, expect = self.attempt(self.build_defects), self.attempt(self.build_expect)
+        if self.errors:
+            found = sorted(self.errors, key=lambda error: error.line or 0)
+            raise found[0] if len(found) == 1 else ScenarioErrors(found)
         return Scenario(
             id=document["scenario"],
             summary=document["summary"],
@@ -154,14 +184,31 @@ class ScenarioBuilder:
             tags=tuple(document.get("tags", ())),
             jurisdiction=self.jurisdiction.code,
             seed=self.seed,
-            terms=self.build_terms(),
-            bank=self.build_bank(),
-            platform=self.build_platform(),
-            defects=self.build_defects(),
-            steps=steps,
-            expect=self.build_expect(),
+            terms=terms,
+            bank=bank,
+            platform=platform,
+            defects=defects,
+            steps=tuple(steps),
+            expect=expect,
             file=Path(self.file) if self.file is not None else None,
         )
+
+    def check_timeline(self, loan: LoanTerms, where: Location) -> None:
+        """A loan the run can hold: nothing due before it starts, disbursed before it ends."""
+        location = (*where, "loan", "disbursed")
+        first_due = add_months(loan.disbursed, 1)
+        start_day = self.start.astimezone(self.tz).date()
+        if first_due < start_day:
+            raise self.error(
+                f"'disbursed' {loan.disbursed.isoformat()} makes installment 1 due on "
+                f"{first_due.isoformat()}, before the run starts ({self.start.isoformat()}); "
+                "what happens before 'start' is not simulated, so disburse it later or start "
+                "earlier", location)
+        disbursed_at = datetime.combine(loan.disbursed, time(0), tzinfo=self.tz)
+        if disbursed_at >= self.until:
+            raise self.error(
+                f"'disbursed' {loan.disbursed.isoformat()} is at or after the run ends "
+                f"({self.until.isoformat()}): nothing of this loan would happen", location)
 
     def build_defects(self) -> tuple[str, ...]:
         names = self.document.get("world", {}).get("defects", [])
@@ -233,9 +280,22 @@ class ScenarioBuilder:
 
     def build_borrowers(self) -> None:
         entries: YamlSequence = self.document["borrowers"]
-        named = [index for index, entry in enumerate(entries) if "count" not in entry]
-        # Personal data the file gives is reserved first, so defaults never reuse it.
         taken: dict[str, int] = {}
+        self.attempt(self.reserve_personal_data, entries, taken)
+        next_index: dict[str, int] = {}
+        generated = [0]
+        for index in range(len(entries)):
+            if self.attempt(self.build_entry, entries, index, taken, next_index,
+                            generated) is None:
+                entry = entries[index]
+                if "count" not in entry:
+                    self.failed.add(entry["id"])
+                else:
+                    self.unknowable = True  # its ids are generated: any could be one
+
+    def reserve_personal_data(self, entries: YamlSequence, taken: dict[str, int]) -> None:
+        """Personal data the file gives is reserved first, so defaults never reuse it."""
+        named = [index for index, entry in enumerate(entries) if "count" not in entry]
         for index in named:
             for field in ("id_number", "phone"):
                 if field in entries[index]:
@@ -246,49 +306,54 @@ class ScenarioBuilder:
                                          f"borrower's (line {taken[number]} has it too)",
                                          location)
                     taken.setdefault(number, line_of(self.document, location))
-        next_index: dict[str, int] = {}
-        generated = 0
-        for index, entry in enumerate(entries):
-            where: Location = ("borrowers", index)
-            line = entries.item_lines[index]
-            loan = self.build_loan((*where, "loan"))
-            pays = self.build_pays(entry.get("pays", "manual"))
-            if "count" not in entry:
-                handle: str = entry["id"]
-                if handle in self.borrowers:
-                    first = self.borrower_lines[handle]
-                    raise self.error(
-                        f"borrower id {handle!r} is already the id of a borrower generated "
-                        f"by the block at line {first}; give that block another 'id_prefix'"
-                        if handle not in self.id_listing else
-                        f"borrower id {handle!r} is used twice (first at line {first})",
-                        (*where, "id"))
-                default = default_personal_data(handle, self.seed, self.jurisdiction.code,
-                                                taken=taken)
-                taken.update(dict.fromkeys((default.id_number, default.phone), line))
-                self.add_borrower(Borrower(
-                    handle, entry.get("name", default.name),
-                    entry.get("id_number", default.id_number),
-                    entry.get("phone", default.phone), loan, pays), line)
-                self.id_listing.append(handle)
-                continue
-            prefix: str = entry.get("id_prefix", "b")
-            first = next_index.get(prefix, 1)
-            block = generate_borrowers(
-                entry["count"], seed=derive_seed(self.seed, f"generated-borrowers:{generated}"),
-                jurisdiction=self.jurisdiction.code, loan=loan, pays=pays,
-                id_prefix=prefix, start_index=first, taken=taken)
-            generated += 1
-            next_index[prefix] = first + len(block)
-            for borrower in block:
-                if borrower.id in self.borrowers:
-                    raise self.error(
-                        f"generated borrower id {borrower.id!r} is already the id of the "
-                        f"borrower at line {self.borrower_lines[borrower.id]}; give this "
-                        f"block another 'id_prefix'", where)
-                self.add_borrower(borrower, line)
-                taken[borrower.id_number] = taken[borrower.phone] = line
-            self.id_listing.append(f"{block[0].id}…{block[-1].id}")
+
+    def build_entry(self, entries: YamlSequence, index: int, taken: dict[str, int],
+                    next_index: dict[str, int], generated: list[int]) -> bool:
+        """One entry of ``borrowers``: a named borrower or a generated block."""
+        entry = entries[index]
+        where: Location = ("borrowers", index)
+        line = entries.item_lines[index]
+        loan = self.build_loan((*where, "loan"))
+        self.check_timeline(loan, where)
+        pays = self.build_pays(entry.get("pays", "manual"))
+        if "count" not in entry:
+            handle: str = entry["id"]
+            if handle in self.borrowers:
+                first = self.borrower_lines[handle]
+                raise self.error(
+                    f"borrower id {handle!r} is already the id of a borrower generated "
+                    f"by the block at line {first}; give that block another 'id_prefix'"
+                    if handle not in self.id_listing else
+                    f"borrower id {handle!r} is used twice (first at line {first})",
+                    (*where, "id"))
+            default = default_personal_data(handle, self.seed, self.jurisdiction.code,
+                                            taken=taken)
+            taken.update(dict.fromkeys((default.id_number, default.phone), line))
+            self.add_borrower(Borrower(
+                handle, entry.get("name", default.name),
+                entry.get("id_number", default.id_number),
+                entry.get("phone", default.phone), loan, pays), line)
+            self.id_listing.append(handle)
+            return True
+        prefix: str = entry.get("id_prefix", "b")
+        first = next_index.get(prefix, 1)
+        block = generate_borrowers(
+            entry["count"],
+            seed=derive_seed(self.seed, f"generated-borrowers:{generated[0]}"),
+            jurisdiction=self.jurisdiction.code, loan=loan, pays=pays,
+            id_prefix=prefix, start_index=first, taken=taken)
+        generated[0] += 1
+        next_index[prefix] = first + len(block)
+        for borrower in block:
+            if borrower.id in self.borrowers:
+                raise self.error(
+                    f"generated borrower id {borrower.id!r} is already the id of the "
+                    f"borrower at line {self.borrower_lines[borrower.id]}; give this "
+                    f"block another 'id_prefix'", where)
+            self.add_borrower(borrower, line)
+            taken[borrower.id_number] = taken[borrower.phone] = line
+        self.id_listing.append(f"{block[0].id}…{block[-1].id}")
+        return True
 
     def build_step(self, index: int) -> Step:
         where: Location = ("steps", index)
@@ -300,7 +365,7 @@ class ScenarioBuilder:
                              (*where, "at"))
         action: Repay | Fault | Dispute | Check
         if "repay" in step:
-            action = self.build_repay((*where, "repay"))
+            action = self.build_repay((*where, "repay"), at)
         elif "fault" in step:
             action = self.build_fault((*where, "fault"), at)
         elif "dispute" in step:
@@ -310,9 +375,14 @@ class ScenarioBuilder:
             action = Check(self.build_expectations((*where, "check", "bureau")))
         return Step(at=at, action=action, line=line_of(self.document, where))
 
-    def build_repay(self, where: Location) -> Repay:
+    def build_repay(self, where: Location, at: datetime) -> Repay:
         given = self.value(where)
         handle = self.known_borrower((*where, "borrower"))
+        disbursed = self.borrowers[handle].loan.disbursed
+        disbursed_at = datetime.combine(disbursed, time(0), tzinfo=self.tz)
+        if at < disbursed_at:
+            raise self.error(f"a repayment at {at.isoformat()} comes before {handle}'s loan is "
+                             f"disbursed ({disbursed.isoformat()})", (*where, "borrower"))
         months = self.borrowers[handle].loan.months
         if given["installment"] > months:
             raise self.error(f"'installment' must be at most {months}, the number of "

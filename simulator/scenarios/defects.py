@@ -76,7 +76,11 @@ DEFECTS: dict[str, Defect] = {d.name: d for d in (
            _LOST),
     Defect("platform.new_key_per_retry",
            "each retry carries a fresh idempotency key",
-           _TWICE),
+           # the bank posts a payment id once and refuses the retry; the platform then
+           # refunds money the bank has posted: the borrower has the money back (truly
+           # unpaid, and owed money was refunded) while the bank thinks it paid
+           ("exactly_once_posting", "money_conserved", "true_overdue_reported",
+            "bureau_matches_truth", "no_wrongful_refund")),
     Defect("platform.outbox_not_durable",
            "pending forwards live in memory and are lost in a crash",
            _LOST),

@@ -15,7 +15,7 @@ from typing import Any, cast
 
 from jsonschema import Draft202012Validator, ValidationError
 
-from simulator.core.errors import ScenarioError
+from simulator.core.errors import ScenarioError, ScenarioErrors
 from simulator.core.locator import contract_path
 from simulator.scenarios.positions import (
     Location,
@@ -84,19 +84,21 @@ def _is_missing(error: ValidationError) -> bool:
     return error.validator in _MISSING
 
 
-def _choose(errors: list[ValidationError], document: YamlMapping) -> ValidationError:
-    """The error to report: the first in file order, the deepest first on one line.
-
-    "Missing 'link'" gives way to "unknown key 'lnk'" in the same mapping.
-    """
+def _reportable(errors: list[ValidationError]) -> list[tuple[ValidationError, Location]]:
+    """The errors worth reporting, with where they are: "missing 'link'" gives way to
+    "unknown key 'lnk'" in the same mapping (likely the missing one misspelt)."""
     located = [(error, _location(error)) for error in errors]
     with_unknown_keys = {tuple(error.absolute_path) for error, _ in located
                          if error.validator == "additionalProperties"}
-    reportable = [
-        (error, location) for error, location in located
-        if not (_is_missing(error) and location in with_unknown_keys)
-    ]
-    return min(reportable, key=lambda pair: (line_of(document, pair[1]), -len(pair[1])))[0]
+    return [(error, location) for error, location in located
+            if not (_is_missing(error) and location in with_unknown_keys)]
+
+
+def _choose(reportable: list[tuple[ValidationError, Location]],
+            document: YamlMapping) -> tuple[ValidationError, Location]:
+    """The error to report among some: the first in file order, the deepest first on one
+    line."""
+    return min(reportable, key=lambda pair: (line_of(document, pair[1]), -len(pair[1])))
 
 
 def _first_repeated(items: list[Any]) -> tuple[int, Any]:
@@ -159,9 +161,16 @@ def _message(error: ValidationError, location: Location) -> str:
 
 
 def validate_document(document: YamlMapping, file: str | None) -> None:
+    """Raise every mistake against the schema, one per line, in file order."""
     errors = list(_validator().iter_errors(document))
-    if errors:
-        error = _choose(errors, document)
-        location = _location(error)
-        raise ScenarioError(_message(error, location), file=file,
-                            line=line_of(document, location), key=key_path(location))
+    if not errors:
+        return
+    by_line: dict[int, list[tuple[ValidationError, Location]]] = {}
+    for error, location in _reportable(errors):
+        by_line.setdefault(line_of(document, location), []).append((error, location))
+    found = []
+    for line in sorted(by_line):
+        error, location = _choose(by_line[line], document)
+        found.append(ScenarioError(_message(error, location), file=file,
+                                   line=line_of(document, location), key=key_path(location)))
+    raise found[0] if len(found) == 1 else ScenarioErrors(found)

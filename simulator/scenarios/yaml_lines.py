@@ -6,6 +6,10 @@ number with a fraction or an exponent becomes a :class:`~decimal.Decimal` from
 its text. Timestamps stay text (they are read later in the jurisdiction's time
 zone), and so do YAML 1.1 curiosities such as ``00:30`` (sexagesimal 30) and
 ``010`` (octal 8). A key written twice in one mapping is an error.
+
+Aliases (``*name``) are expanded with a limit: a document whose nodes, counted with
+every alias expanded, exceed :data:`MAX_NODES` (an "alias bomb") or that refers to
+itself is refused before anything reads it.
 """
 
 from __future__ import annotations
@@ -27,7 +31,10 @@ from simulator.scenarios.positions import (
     show_value,
 )
 
-__all__ = ["parse_yaml"]
+__all__ = ["MAX_NODES", "parse_yaml"]
+
+#: the most YAML nodes a scenario may expand to, every alias expanded
+MAX_NODES = 100_000
 
 
 
@@ -109,7 +116,10 @@ def parse_yaml(text: str, file: str | None) -> YamlMapping:
     loader: _Loader | None = None
     try:
         loader = _Loader(text, file)  # checks for unprintable characters at once
-        document = loader.get_single_data()
+        node = loader.get_single_node()
+        if node is not None:
+            _check_expansion(node, file)
+        document = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or "malformed"
@@ -162,3 +172,33 @@ def _repeated_keys(node: object, location: Location,
     elif isinstance(node, YamlSequence):
         for index, value in enumerate(node):
             yield from _repeated_keys(value, (*location, index), seen)
+
+
+def _check_expansion(root: yaml.Node, file: str | None) -> None:
+    """Refuse a document that expands past :data:`MAX_NODES` or refers to itself."""
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        known = sizes.get(key)
+        if known is not None:
+            return known
+        if key in active:
+            raise ScenarioError("invalid YAML: an alias refers to the node that holds it",
+                                file=file, line=_line(node))
+        active.add(key)
+        total = 1
+        if isinstance(node, yaml.SequenceNode):
+            total += sum(size(child) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            total += sum(size(key_node) + size(value) for key_node, value in node.value)
+        active.discard(key)
+        if total > MAX_NODES:
+            raise ScenarioError(f"the scenario expands to more than {MAX_NODES:,} YAML values "
+                                "through its aliases (*name); write it out, or use fewer "
+                                "aliases", file=file, line=_line(node))
+        sizes[key] = total
+        return total
+
+    size(root)

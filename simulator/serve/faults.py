@@ -3,7 +3,9 @@
 A :class:`FaultBoard` belongs to one world (a reset makes a new one): it plants
 a fault as a scenario's ``fault:`` step would — on a link, or a crash of a
 party — ends it when its window closes, and removes it early on request (a
-crashed party then restarts).
+crashed party then restarts). With a state folder every change is saved before
+it is acknowledged, and :meth:`FaultBoard.restore` plants again what was still
+acting when the server stopped.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from simulator.core.durations import format_duration, parse_duration
 from simulator.core.topology import PARTIES
@@ -21,7 +23,15 @@ from simulator.engine.links import ActiveFault, Body, Response
 from simulator.serve.http import problem_body
 from simulator.world.world import World
 
-__all__ = ["FaultBoard", "Planted", "duration", "instant", "problem"]
+__all__ = ["FaultBoard", "FaultStore", "Planted", "duration", "instant", "problem"]
+
+
+class FaultStore(Protocol):
+    """Where a board saves its faults (a served world's state folder)."""
+
+    def save_fault(self, fault_id: str, body: dict[str, Any]) -> None: ...
+
+    def faults(self) -> list[dict[str, Any]]: ...
 
 
 @dataclass
@@ -59,6 +69,24 @@ class Planted:
                 float(self.rate)
         return body
 
+    def record(self) -> dict[str, Any]:
+        """Everything about it, as saved in a state folder."""
+        return {"fault_id": self.fault_id, "kind": self.kind, "start": self.start.isoformat(),
+                "end": self.end.isoformat(), "link": self.link, "party": self.party,
+                "by": None if self.by is None else self.by.total_seconds(),
+                "by_text": self.by_text, "status": self.status,
+                "rate": None if self.rate is None else str(self.rate), "over": self.over,
+                "removed": self.removed}
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Planted:
+        return cls(record["fault_id"], record["kind"], datetime.fromisoformat(record["start"]),
+                   datetime.fromisoformat(record["end"]), record["link"], record["party"],
+                   None if record["by"] is None else timedelta(seconds=record["by"]),
+                   record["by_text"], record["status"],
+                   None if record["rate"] is None else Decimal(record["rate"]),
+                   over=record["over"], removed=record["removed"])
+
 
 _ZERO = re.compile(r"(0+[dhms])+")
 
@@ -85,11 +113,42 @@ def instant(value: str) -> datetime:
 class FaultBoard:
     """The faults planted in one world through the sandbox."""
 
-    def __init__(self, world: World, last_instant: datetime) -> None:
+    def __init__(self, world: World, last_instant: datetime,
+                 store: FaultStore | None = None) -> None:
         self._world = world
         self._last_instant = last_instant
+        self._store = store
         self._planted: dict[str, Planted] = {}
         self._numbers = itertools.count(1)
+
+    def _save(self, planted: Planted) -> None:
+        if self._store is not None:
+            self._store.save_fault(planted.fault_id, planted.record())
+
+    def restore(self) -> None:
+        """Plant again every saved fault still acting at the world's (resumed) now."""
+        if self._store is None:
+            return
+        world = self._world
+        now = world.clock.now
+        last = 0
+        for record in self._store.faults():
+            planted = Planted.from_record(record)
+            self._planted[planted.fault_id] = planted
+            last = max(last, int(planted.fault_id.lstrip("F")))
+            if planted.over or planted.end <= now:
+                planted.over = True
+                continue
+            if planted.party is not None:
+                world.parties[planted.party].crash()
+            else:
+                assert planted.link is not None
+                planted.active = ActiveFault(
+                    kind=planted.kind, start=planted.start, end=planted.end, by=planted.by,
+                    status=planted.status or 503, rate=planted.rate or Decimal(1))
+                world.links[planted.link].add_fault(planted.active)
+            world.scheduler.at(planted.end, self._over, planted.fault_id)
+        self._numbers = itertools.count(last + 1)
 
     def listed(self) -> list[Planted]:
         """Faults planted and neither removed nor over, in the order they were added."""
@@ -127,6 +186,7 @@ class FaultBoard:
                                                         + ", ".join(PARTIES))
             planted.party = detail["party"] = party
             self._planted[fault_id] = planted
+            self._save(planted)
             world.journal.append("fault.started", "world", **detail)
             world.parties[party].crash()
             world.scheduler.at(end, self._over, fault_id)
@@ -154,6 +214,7 @@ class FaultBoard:
                                      status=status or 503, rate=rate_value or Decimal(1))
         world.links[link].add_fault(planted.active)
         self._planted[fault_id] = planted
+        self._save(planted)
         world.journal.append("fault.started", "world", **detail)
         world.scheduler.at(end, self._over, fault_id)
         return Response(201, planted.as_body())
@@ -170,6 +231,7 @@ class FaultBoard:
         world = self._world
         planted.over = True
         planted.removed = kind == "fault.removed"
+        self._save(planted)
         detail: dict[str, Any] = {"kind": planted.kind, "fault_id": planted.fault_id}
         if planted.party is not None:
             detail["party"] = planted.party
@@ -190,6 +252,7 @@ class FaultBoard:
             return problem(404, "Unknown fault", f"no fault {fault_id}")
         if planted.over or planted.end <= self._world.clock.now:
             planted.removed = True  # over already: removing it changes nothing
+            self._save(planted)
             return Response(204, {})
         self._end(planted, "fault.removed")
         return Response(204, {})

@@ -8,46 +8,51 @@ second implementation. A request is answered in this order:
 ======  ====================================================================
 413     a body over 1 MiB (never read: the signature covers the body, so
         this comes first)
-401     unsigned, forged, stale, from the future or replayed (see
-        :mod:`simulator.wire.signing`); nothing is read further, nothing changes
-415     a body that is not ``application/json``
-400     a body that is not JSON, or a header that breaks the contract
-422     a body that breaks the contract, or carries an integer beyond 64 bits
-        (no party can store it); ``detail`` names the field
+401     unsigned, forged, stale, from the future or replayed, or a signature
+        header sent twice (see :mod:`simulator.wire.signing`); nothing is read
+        further, nothing changes
+400     anything two readers could read differently (:mod:`~simulator.serve.reading`):
+        a query parameter the contract does not declare, a header the request
+        depends on sent twice, a body on an operation that takes none; a body that
+        is not UTF-8 JSON, repeats a key or holds half a surrogate pair; a header
+        that breaks the contract
+415     a body that is not ``application/json`` (or ``+json``) in UTF-8
+422     a body that breaks the contract, or carries a number no party can store
+        (beyond 64-bit integers, or infinite); ``detail`` names the field
 …       whatever the party answers, checked against the contract
 ======  ====================================================================
 
-A face answers only what the contract allows, and each of these is listed for
-the operation it can happen to: every party operation lists 401 and 413, one
-with a request body 400 and 415 as well (and one with header parameters 400);
-the sandbox's operations the same but 401, as its control requests are not
-signed. ``tests/test_contracts.py`` keeps the contracts so.
+These checks run on the server's event loop, before the request waits for
+anything (the world's thread, a clock advance): a refusal is always quick. A face
+answers only what the contract allows, and each of these is listed for every
+operation (415 for one with a request body); the sandbox's operations list the
+same but 401, as its control requests are not signed. ``tests/test_contracts.py``
+keeps the contracts so.
 
 Path parameters (and declared query parameters) become fields of the body, as
 the contracts say. Every error is ``application/problem+json`` (RFC 9457) with
-personal data masked. No input produces a 5xx: the only 5xx are the party's own
-``503`` while it is down, faults injected into the sandbox, and — with
-``strict_responses`` (tests) — a ``500`` for a response that breaks the
-contract. Without it such a response is logged and sent as it is, so a contract
-test sees exactly what the party said.
+personal data masked, and quotes a value the caller sent only when it is a plain
+token (:func:`~simulator.core.privacy.quoted`). No input produces a 5xx: the only
+5xx are the party's own ``503`` while it is down, the sandbox's (faults, a clock
+advancing), and — with ``strict_responses`` (tests) — a ``500`` for a response
+that breaks the contract. Without it such a response is logged and sent as it
+is, so a contract test sees exactly what the party said.
 
 A world is single-threaded and its parties' SQLite connections belong to the
-thread that opened them, so every request is run on the world's :class:`Home`
-thread, whatever thread the server's event loop runs on.
+thread that opened them, so every checked request is run on the world's
+:class:`Home` thread, whatever thread the server's event loop runs on.
 """
 
 from __future__ import annotations
 
-import json
 import logging
+import math
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.responses import Response as HttpResponse
@@ -56,8 +61,17 @@ from starlette.routing import Route
 from simulator.core.clock import Clock
 from simulator.core.errors import ContractError
 from simulator.core.privacy import redact
-from simulator.engine.links import Body, Response, problem_document
+from simulator.engine.links import Body, Response
 from simulator.serve.home import Home
+from simulator.serve.problems import PROBLEM_HANDLERS, Answer, problem_body, redacted, render
+from simulator.serve.reading import (
+    MAX_BODY,
+    parse_json,
+    query_fields,
+    read_body,
+    repeated,
+    unsupported_media,
+)
 from simulator.wire.openapi import RequestBody
 from simulator.wire.signing import SIGNED_HEADERS, Keyring, SignatureError
 
@@ -76,12 +90,6 @@ __all__ = [
 
 log = logging.getLogger("lendsim.http")
 
-T = TypeVar("T")
-
-#: the largest request body a face reads
-MAX_BODY = 1 << 20
-PROBLEM = "application/problem+json"
-
 
 class ContractsLike(Protocol):
     """What a face needs of :class:`simulator.wire.contracts.Contracts`."""
@@ -91,6 +99,10 @@ class ContractsLike(Protocol):
     def document(self, party: str) -> dict[str, Any]: ...
 
     def request_body(self, party: str, operation: str) -> RequestBody: ...
+
+    def query_parameters(self, party: str, operation: str) -> tuple[str, ...]: ...
+
+    def header_parameters(self, party: str, operation: str) -> tuple[str, ...]: ...
 
     def validate_request(self, party: str, operation: str, body: Any,
                          headers: Mapping[str, str]) -> None: ...
@@ -106,52 +118,20 @@ class Target(Protocol):
     def handle(self, operation: str, body: Body, headers: Mapping[str, str]) -> Response: ...
 
 
+@dataclass(frozen=True, slots=True)
 class Injected(Response):
     """An answer the sandbox made up (an injected fault, a clock that is advancing): it is
-    not the party's, so it is not checked against the party's contract."""
+    not the party's, so it is not checked against the party's contract. ``retry_after``
+    (seconds) becomes a ``Retry-After`` header."""
+
+    retry_after: int | None = None
 
 
 #: how a face hands a checked request to its target: (operation, body, headers, key id)
 Dispatch = Callable[[str, Body, Mapping[str, str], "str | None"], Response]
-
-
-# -- problem documents ---------------------------------------------------------------------
-
-def problem_body(status: int, title: str, detail: str = "", **extra: Any) -> Body:
-    """An RFC 9457 problem document, with personal data masked."""
-    redacted: Body = _redacted(problem_document(status, title, detail, **extra))
-    return redacted
-
-
-def _redacted(value: Any) -> Any:
-    """Every string inside an error body, with ID numbers, SSNs and phone numbers masked."""
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, dict):
-        return {key: _redacted(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_redacted(item) for item in value]
-    return value
-
-
-@dataclass(frozen=True, slots=True)
-class _Answer:
-    status: int
-    body: Body | None
-    headers: dict[str, str]
-
-    @classmethod
-    def problem(cls, status: int, title: str, detail: str = "",
-                headers: dict[str, str] | None = None, **extra: Any) -> _Answer:
-        return cls(status, problem_body(status, title, detail, **extra), headers or {})
-
-
-def _render(answer: _Answer) -> HttpResponse:
-    if answer.status == 204 or answer.body is None:
-        return HttpResponse(status_code=answer.status, headers=answer.headers)
-    media = PROBLEM if answer.status >= 400 else "application/json"
-    return JSONResponse(answer.body, status_code=answer.status, media_type=media,
-                        headers=answer.headers)
+#: what a request waits for before it runs (the sandbox: an advance under way); it may
+#: answer instead (an :class:`Injected` refusal)
+Wait = Callable[[str], Awaitable["Response | None"]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,17 +141,28 @@ class _Operation:
     path: str
     has_body: bool
     body_required: bool
+    query: tuple[str, ...]
+    headers: tuple[str, ...]
 
 
 def _operations(name: str, contracts: ContractsLike) -> list[_Operation]:
     found = []
     for operation, (method, path, _params) in contracts.operations(name).items():
         body = contracts.request_body(name, operation)
-        found.append(_Operation(operation, method.upper(), path, body.expected, body.required))
+        found.append(_Operation(operation, method.upper(), path, body.expected, body.required,
+                                contracts.query_parameters(name, operation),
+                                contracts.header_parameters(name, operation)))
     return found
 
 
-# -- the face ----------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    """A request that passed every check: what the target will run."""
+
+    body: Body
+    headers: Mapping[str, str]
+    key_id: str | None
+
 
 def _header_name(name: str) -> str:
     """``idempotency-key`` → ``Idempotency-Key``: how parties and links spell headers."""
@@ -191,27 +182,20 @@ class _Headers(dict[str, str]):
         return isinstance(key, str) and super().__contains__(_header_name(key))
 
 
-def _is_json(content_type: str) -> bool:
-    media = content_type.split(";", 1)[0].strip().lower()
-    return media == "application/json" or (media.startswith("application/")
-                                           and media.endswith("+json"))
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 _INT64 = (1 << 63) - 1
 
 
 def _oversized(value: Any, path: str = "$") -> str | None:
-    """The JSON path of the first integer no party can store (beyond 64 bits), if any.
+    """The JSON path of the first number no party can store, if any: an integer beyond 64
+    bits, or one too large to be a float (read as infinity).
 
-    Parties keep integers in SQLite. Every integer in the contracts has a ``maximum``
-    within 64 bits; this is the backstop should one ever lack it (a 422, never a 500).
+    Every integer in the contracts has a ``maximum`` within 64 bits; this is the backstop
+    should one ever lack it (a 422, never a 500).
     """
     if isinstance(value, int) and not isinstance(value, bool):
         return path if not -_INT64 - 1 <= value <= _INT64 else None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else path
     if isinstance(value, dict):
         for key, item in value.items():
             found = _oversized(item, f"{path}.{key}")
@@ -225,24 +209,19 @@ def _oversized(value: Any, path: str = "$") -> str | None:
     return None
 
 
-def _number(text: str) -> int | float:
-    """A JSON number with a fraction or exponent: ``8165.0`` and ``1e3`` are the integers
-    JSON Schema says they are (and parties, which count minor units, expect)."""
-    value = Decimal(text)
-    if value.is_finite() and value == value.to_integral_value() and value.adjusted() < 30:
-        return int(value)
-    return float(text)
+_SIGNATURE_PROBLEM = {"WWW-Authenticate": "Lendsim-HMAC-SHA256"}
 
 
 class Face:
-    """One party's (or the sandbox's) HTTP face: checks a request, hands it over, checks the
-    answer. Everything from the signature check on runs on the home thread."""
+    """One party's (or the sandbox's) HTTP face: checks a request on the event loop, hands
+    it to the home thread, checks the answer. ``inline`` operations (reads that are safe
+    from any thread) run on the event loop too."""
 
     def __init__(self, name: str, contracts: ContractsLike, *,
                  target: Callable[[], Target], now: Callable[[], datetime],
                  keyring: Keyring | None, home: Home | None, strict_responses: bool,
-                 dispatch: Dispatch | None, gate: Callable[[str], Response | None] | None
-                 ) -> None:
+                 dispatch: Dispatch | None, gate: Callable[[str], Response | None] | None,
+                 wait: Wait | None = None, inline: frozenset[str] = frozenset()) -> None:
         self.name = name
         self.contracts = contracts
         self.target = target
@@ -252,6 +231,8 @@ class Face:
         self.strict_responses = strict_responses
         self.dispatch = dispatch
         self.gate = gate
+        self.wait = wait
+        self.inline = inline
         self.document = contracts.document(name)
         self.operations = _operations(name, contracts)
 
@@ -279,106 +260,133 @@ class Face:
         async def endpoint(request: Request) -> HttpResponse:
             operation = methods.get(request.method)
             if operation is None:
-                return _render(_Answer.problem(405, "Method not allowed",
-                                               f"{request.url.path} allows {allow}",
-                                               headers={"Allow": allow}))
-            raw = await self._read_body(request)
-            if isinstance(raw, _Answer):
-                return _render(raw)
-            scope = request.scope
-            raw_path = scope.get("raw_path")
-            path = raw_path.decode("latin-1") if isinstance(raw_path, bytes) else \
-                scope.get("root_path", "") + scope["path"]
-            query = scope.get("query_string", b"").decode("latin-1")
-            if query:
-                path = f"{path}?{query}"
-            headers = _Headers({_header_name(k): v for k, v in request.headers.items()})
-            params = {str(k): str(v) for k, v in request.path_params.items()}
-            queried = dict(request.query_params)
-            call = (operation, path, headers, raw, params, queried)
-            answer = await self.home.run(self.serve, *call) if self.home is not None else \
-                self.serve(*call)
-            return _render(answer)
+                return render(Answer.problem(405, "Method not allowed",
+                                             f"this path allows {allow}",
+                                             headers={"Allow": allow}))
+            raw = await read_body(request)
+            if raw is None:  # the client went away: nobody reads the answer
+                log.info("%s %s: the client disconnected before its body arrived",
+                         self.name, operation.name)
+                return HttpResponse(status_code=400)
+            if isinstance(raw, Answer):
+                return render(raw)
+            return render(await self._answer_request(operation, request, raw))
 
         return endpoint
 
-    @staticmethod
-    async def _read_body(request: Request) -> bytes | _Answer:
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
-            return _Answer.problem(413, "Payload too large",
-                                   f"bodies are limited to {MAX_BODY} bytes")
-        chunks = []
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > MAX_BODY:
-                return _Answer.problem(413, "Payload too large",
-                                       f"bodies are limited to {MAX_BODY} bytes")
-            chunks.append(chunk)
-        return b"".join(chunks)
-
-    # -- the world side (home thread) ----------------------------------------------------
-    def serve(self, operation: _Operation, path: str, headers: _Headers, raw: bytes,
-              params: dict[str, str], query: dict[str, str]) -> _Answer:
-        """Check and run one request; never raises."""
+    async def _answer_request(self, operation: _Operation, request: Request,
+                              raw: bytes) -> Answer:
+        scope = request.scope
+        raw_path = scope.get("raw_path")
+        path = raw_path.decode("latin-1") if isinstance(raw_path, bytes) else \
+            scope.get("root_path", "") + scope["path"]
+        query = scope.get("query_string", b"").decode("latin-1")
+        if query:
+            path = f"{path}?{query}"
+        params = {str(k): str(v) for k, v in request.path_params.items()}
         try:
-            return self._serve(operation, path, headers, raw, params, query)
+            checked = self.check(operation, path, scope.get("headers", []), raw, params,
+                                 query)
         except Exception:  # a bug, not the caller's fault: a 500 that says nothing private
-            log.exception("%s %s failed", self.name, operation.name)
-            return _Answer.problem(500, "Internal error",
-                                   f"{self.name} failed to handle {operation.name}")
-
-    def _serve(self, operation: _Operation, path: str, headers: _Headers, raw: bytes,
-               params: dict[str, str], query: dict[str, str]) -> _Answer:
-        if self.gate is not None:  # e.g. the sandbox finishes an advance: "now" is defined
-            refused = self.gate(operation.name)
+            log.exception("%s %s: checking the request failed", self.name, operation.name)
+            return Answer.problem(500, "Internal error",
+                                  f"{self.name} failed to check {operation.name}")
+        if isinstance(checked, Answer):
+            return checked
+        if operation.name in self.inline or self.home is None:
+            return self.run(operation, checked)
+        if self.wait is not None:
+            refused = await self.wait(operation.name)
             if refused is not None:
                 return self._answer(refused)
+        return await self.home.run(self.run, operation, checked)
+
+    # -- checks (any thread: they touch nothing of the world) --------------------------
+    def check(self, operation: _Operation, path: str, raw_headers: list[tuple[bytes, bytes]],
+              raw: bytes, params: dict[str, str], query: str) -> _Checked | Answer:
+        """Every check a request meets before it may run, or the refusal."""
+        headers = _Headers()
+        for key, value in raw_headers:
+            headers.setdefault(_header_name(key.decode("latin-1").lower()),
+                               value.decode("latin-1"))
         key_id: str | None = None
         if self.keyring is not None:
+            twice = repeated(SIGNED_HEADERS, raw_headers)
+            if twice is not None:
+                return Answer.problem(401, "Unauthorized",
+                                      f"ambiguous signature: {twice} sent more than once",
+                                      headers=_SIGNATURE_PROBLEM)
             try:
                 self.keyring.verify(operation.method, path, raw, headers, self.now())
             except SignatureError as error:
-                return _Answer.problem(401, "Unauthorized", error.reason,
-                                       headers={"WWW-Authenticate": "Lendsim-HMAC-SHA256"})
+                return Answer.problem(401, "Unauthorized", error.reason,
+                                      headers=_SIGNATURE_PROBLEM)
             key_id = headers.get(SIGNED_HEADERS[0])
+        depends_on = (*operation.headers, *(("Content-Type",) if operation.has_body else ()))
+        twice = repeated(depends_on, raw_headers)
+        if twice is not None:
+            return Answer.problem(400, "Invalid header",
+                                  f"{operation.name}: the {twice} header was sent more than "
+                                  "once")
         body: Any = {}
         if operation.has_body and (raw or operation.body_required):
-            content_type = headers.get("Content-Type") or ""
-            if not _is_json(content_type):
-                return _Answer.problem(415, "Unsupported media type",
-                                       f"{operation.name} takes application/json")
-            try:
-                body = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant,
-                                  parse_float=_number)
-            except (UnicodeDecodeError, ValueError, RecursionError) as error:
-                where = f" (line {error.lineno} column {error.colno})" \
-                    if isinstance(error, json.JSONDecodeError) else ""
-                return _Answer.problem(400, "Malformed JSON",
-                                       f"the body of {operation.name} is not valid JSON{where}")
+            refused = unsupported_media(headers.get("Content-Type") or "", operation.name)
+            if refused is not None:
+                return refused
+            body = parse_json(raw, operation.name)
+            if isinstance(body, Answer):
+                return body
+        elif raw:
+            return Answer.problem(400, "Unexpected body",
+                                  f"{operation.name} takes no request body")
         if isinstance(body, dict):
-            body = {**body, **query, **params}
+            fields = query_fields(query, operation.query, body, operation.name)
+            if isinstance(fields, Answer):
+                return fields
+            both = sorted(set(params) & set(body))
+            if both:
+                return Answer.problem(400, "Invalid request",
+                                      f"{operation.name}: {both[0]} is given both in the "
+                                      "path and the body")
+            body = {**body, **fields, **params}
         try:
             self.contracts.validate_request(self.name, operation.name, body, headers)
         except ContractError as error:
             if (error.where or "").startswith("request header"):
-                return _Answer.problem(400, "Invalid header", str(error))
-            return _Answer.problem(422, "Invalid request", str(error))
+                return Answer.problem(400, "Invalid header", str(error))
+            return Answer.problem(422, "Invalid request", str(error))
         if not isinstance(body, dict):  # the contract let a non-object through
-            return _Answer.problem(422, "Invalid request",
-                                   f"{operation.name}: the body must be a JSON object")
+            return Answer.problem(422, "Invalid request",
+                                  f"{operation.name}: the body must be a JSON object")
         too_big = _oversized(body)
         if too_big is not None:  # no contract lets one through; storage could not keep it
-            return _Answer.problem(422, "Invalid request",
-                                   f"{self.name}.{operation.name} request: {too_big}: a number "
-                                   "beyond 64-bit integers")
+            return Answer.problem(422, "Invalid request",
+                                  f"{self.name}.{operation.name} request: {too_big}: a number "
+                                  "beyond 64-bit integers")
+        return _Checked(body, headers, key_id)
+
+    # -- the world side (home thread) ----------------------------------------------------
+    def run(self, operation: _Operation, checked: _Checked) -> Answer:
+        """Run one checked request; never raises."""
+        try:
+            return self._run(operation, checked)
+        except Exception:  # a bug, not the caller's fault: a 500 that says nothing private
+            log.exception("%s %s failed", self.name, operation.name)
+            return Answer.problem(500, "Internal error",
+                                  f"{self.name} failed to handle {operation.name}")
+
+    def _run(self, operation: _Operation, checked: _Checked) -> Answer:
+        if self.gate is not None:  # e.g. the sandbox: a clock advancing again
+            refused = self.gate(operation.name)
+            if refused is not None:
+                return self._answer(refused)
         target = self.target()
         try:
             if self.dispatch is not None:
-                response = self.dispatch(operation.name, body, headers, key_id)
+                response = self.dispatch(operation.name, checked.body, checked.headers,
+                                         checked.key_id)
             else:
-                response = target.handle(operation.name, body, headers)
+                response = target.handle(operation.name, checked.body, checked.headers)
         except Exception:
             db = getattr(target, "db", None)
             if db is not None and db.in_transaction:
@@ -388,7 +396,7 @@ class Face:
             return self._answer(response)
         return self._checked(operation, response)
 
-    def _checked(self, operation: _Operation, response: Response) -> _Answer:
+    def _checked(self, operation: _Operation, response: Response) -> Answer:
         body: Any = response.body if response.status != 204 else None
         try:
             self.contracts.validate_response(self.name, operation.name, response.status, body)
@@ -397,54 +405,43 @@ class Face:
             if self.strict_responses:
                 log.error("%s %s answered outside its contract: %s", self.name,
                           operation.name, message)
-                return _Answer.problem(500, "Response breaks the contract", message)
+                return Answer.problem(500, "Response breaks the contract", message)
             log.warning("%s %s answered outside its contract: %s", self.name, operation.name,
                         message)
         return self._answer(response)
 
     @staticmethod
-    def _answer(response: Response) -> _Answer:
+    def _answer(response: Response) -> Answer:
         headers: dict[str, str] = {}
         body: Body | None = response.body
         if response.status == 204:
             body = None
         elif response.status >= 400:
-            body = _redacted(body)
+            body = redacted(body)
             retry_after = body.get("retry_after") if isinstance(body, dict) else None
+            if isinstance(response, Injected) and response.retry_after is not None:
+                retry_after = response.retry_after
             if isinstance(retry_after, int) and not isinstance(retry_after, bool):
                 headers["Retry-After"] = str(retry_after)
-        return _Answer(response.status, body, headers)
-
-
-def _problem_handler(request: Request, exc: Exception) -> HttpResponse:
-    status = exc.status_code if isinstance(exc, HTTPException) else 404
-    headers = dict(exc.headers or {}) if isinstance(exc, HTTPException) else {}
-    if status == 405:
-        return _render(_Answer.problem(405, "Method not allowed",
-                                       f"{request.url.path} allows {headers.get('Allow', '')}",
-                                       headers=headers))
-    return _render(_Answer.problem(status, "Not found", f"no operation at {request.url.path}",
-                                   headers=headers))
-
-
-#: Starlette exception handlers that answer unknown paths and methods with problem documents
-PROBLEM_HANDLERS: dict[Any, Callable[[Request, Exception], HttpResponse]] = {
-    404: _problem_handler, 405: _problem_handler}
+        return Answer(response.status, body, headers)
 
 
 def face_app(name: str, contracts: ContractsLike, *, target: Callable[[], Target],
              now: Callable[[], datetime], keyring: Keyring | None, home: Home | None = None,
              strict_responses: bool = False, dispatch: Dispatch | None = None,
-             gate: Callable[[str], Response | None] | None = None) -> Starlette:
+             gate: Callable[[str], Response | None] | None = None,
+             wait: Wait | None = None) -> Starlette:
     """The face of whatever ``target()`` returns, under contract ``contracts/<name>.yaml``.
 
     ``target`` and ``now`` are looked up on every request (the sandbox swaps its
-    world on reset); ``dispatch`` replaces ``target().handle`` (the sandbox
-    routes calls through the world's links); ``gate`` may refuse an operation
-    before it runs (the sandbox, while its clock advances).
+    world on reset); ``now`` is read on the event loop, so it must be safe from
+    any thread. ``dispatch`` replaces ``target().handle`` (the sandbox routes
+    calls through the world's links); ``wait`` holds a checked request before it
+    is queued for the home thread, and may answer instead; ``gate`` may refuse an
+    operation on the home thread, just before it runs.
     """
     face = Face(name, contracts, target=target, now=now, keyring=keyring, home=home,
-                 strict_responses=strict_responses, dispatch=dispatch, gate=gate)
+                strict_responses=strict_responses, dispatch=dispatch, gate=gate, wait=wait)
     return Starlette(routes=face.routes(), exception_handlers=PROBLEM_HANDLERS)
 
 

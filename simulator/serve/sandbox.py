@@ -16,11 +16,16 @@ serves ``contracts/sandbox.yaml`` at its root and each party's contract under
 
 Advancing runs the world's scheduler: batches, forwards, retries, reports —
 everything due on the way. A long advance runs in chunks on the world's home
-thread, so ``GET /clock`` is answered between chunks. A party operation or a
-fault change sent while it runs waits for the advance to finish and then runs
-at the target instant (its signature is checked against the target too): what
-it sees never depends on how fast the sandbox is. The clock stops at a horizon
-(50 years after the start by default).
+thread. ``GET /clock`` never waits for it: it is answered on the server's event
+loop, from any thread, within milliseconds. Every other request is checked first
+(signature, media type, contract) without waiting; a party operation, or a fault
+change, that arrives while the clock advances then waits for the advance to end —
+at most ``advance_wait`` seconds (1 s unless told) — and runs at the target
+instant (its signature is checked against the target too), so what it sees never
+depends on how fast the sandbox is. If the advance is still under way by then it
+is answered ``503`` "Clock advancing" with ``Retry-After: 1`` and changes nothing
+(send it again, signed afresh). The clock stops at a horizon (50 years after the
+start by default).
 
 A request to a party signed by a partner key that names a link's caller
 crosses that link, and so meets its faults: the ``platform`` key calling the
@@ -33,6 +38,7 @@ the party directly.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time as wall
@@ -45,6 +51,7 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Mount
 
 from simulator.core.calendars import jurisdiction as jurisdiction_of
+from simulator.core.clock import Clock
 from simulator.core.durations import parse_instant
 from simulator.core.errors import LendsimError
 from simulator.core.topology import PARTIES
@@ -61,6 +68,7 @@ from simulator.serve.http import (
     face_app,
     problem_body,
 )
+from simulator.serve.state import StateFolder, fingerprint
 from simulator.wire.contracts import load_contracts
 from simulator.wire.signing import Keyring
 from simulator.world.world import World
@@ -79,6 +87,10 @@ HORIZON = timedelta(days=50 * 366)
 _STEP = timedelta(days=1)
 #: wall-clock seconds one chunk of a background advance may take before yielding
 _CHUNK_SECONDS = 0.02
+#: how long a request arriving during an advance waits for it before a 503, by default
+ADVANCE_WAIT = 1.0
+#: the sandbox operations that wait for an advance like a party operation does
+_WAITING_CONTROLS = frozenset({"add_fault", "remove_fault"})
 
 
 def empty_scenario(jurisdiction: str = "CN", start: datetime | str | None = None) -> Scenario:
@@ -143,7 +155,9 @@ class Sandbox:
     ``start``. ``defects`` are planted in the world. ``keyring`` checks the
     signatures of party requests (default: :meth:`Keyring.for_testing`;
     ``sign=False`` turns the checks off). ``strict_responses`` turns a party
-    response that breaks its contract into a 500 (for tests).
+    response that breaks its contract into a 500 (for tests). ``state`` is a folder
+    that keeps the world across restarts (:mod:`simulator.serve.state`): a world found
+    there is resumed where it was; without one everything is in memory.
     """
 
     def __init__(self, scenario: Scenario | Path | str | None = None, *,
@@ -151,7 +165,8 @@ class Sandbox:
                  defects: Sequence[str] = (), keyring: Keyring | None = None,
                  sign: bool = True, contracts: ContractsLike | None = None,
                  strict_responses: bool = False, sync_limit: timedelta = SYNC_LIMIT,
-                 horizon: timedelta = HORIZON) -> None:
+                 horizon: timedelta = HORIZON, advance_wait: float = ADVANCE_WAIT,
+                 state: Path | None = None) -> None:
         if isinstance(scenario, str | Path):
             scenario = load_scenario(Path(scenario))
         self.scenario = scenario if scenario is not None else empty_scenario(jurisdiction, start)
@@ -160,10 +175,21 @@ class Sandbox:
         self.contracts: ContractsLike = contracts if contracts is not None else load_contracts()
         self.strict_responses = strict_responses
         self.sync_limit = sync_limit
+        self.advance_wait = advance_wait
+        self.store = StateFolder(state) if state is not None else None
+        self._fingerprint = fingerprint(self.scenario, self.defects)
+        if self.store is not None:
+            self.store.check(self._fingerprint, f"scenario {self.scenario.id!r} from "
+                                                f"{self.scenario.start.isoformat()}")
+        if self.keyring is not None:  # a reset brings the clock back to the start
+            self.keyring.keep_from(self.scenario.start)
+            if self.store is not None:
+                self.keyring.remember_in(self.store.nonces())
         #: the clock never moves past this (start + ``horizon``): it bounds every advance
         self.last_instant = self.scenario.start.astimezone(UTC) + horizon
         self.home = Home()
         self._world: World | None = None
+        self._clock: Clock | None = None  # the current world's, readable from any thread
         self._advances = 0  # each advance gets a number: chunks of an older one stop
         self._target: datetime | None = None  # where a background advance is going
         self._board: FaultBoard | None = None
@@ -176,10 +202,27 @@ class Sandbox:
 
     # -- the world (home thread only) ------------------------------------------------------
     def _build(self) -> None:
-        world = World(self.scenario, self.defects)
-        world.start()
+        store = self.store
+        resume_at = store.clock() if store is not None and store.world() else None
+        if store is not None and resume_at is None:
+            store.wipe()  # whatever is there was never acknowledged
+        world = World(self.scenario, self.defects,
+                      state=store.path if store is not None else None)
+        if resume_at is None:
+            world.start()
+            if store is not None:
+                store.begin(self._fingerprint, world.clock.now)
+        else:
+            world.resume(resume_at)
+            log.info("resumed the world kept in %s at %s", store.path if store else "",
+                     resume_at.isoformat())
+        if store is not None:
+            world.before_action = store.save_clock
         self._world = world
-        self._board = FaultBoard(world, self.last_instant)
+        self._clock = world.clock
+        self._board = FaultBoard(world, self.last_instant, store)
+        if resume_at is not None:
+            self._board.restore()
 
     @property
     def world(self) -> World:
@@ -204,12 +247,25 @@ class Sandbox:
         return self._target is not None
 
     def clock_body(self) -> Body:
-        world = self.world
-        body: Body = {"now": world.clock.now.isoformat(), "timezone": str(world.clock.tz),
-                      "status": "advancing" if self._target is not None else "ready"}
-        if self._target is not None:
-            body["target"] = self._target.isoformat()
+        """``GET /clock``'s answer; safe from any thread (it never waits for the world)."""
+        clock, target = self._clock, self._target
+        if clock is None:
+            raise LendsimError("the sandbox is closed")
+        body: Body = {"now": clock.now.isoformat(), "timezone": str(clock.tz),
+                      "status": "advancing" if target is not None else "ready"}
+        if target is not None:
+            body["target"] = target.isoformat()
         return body
+
+    def now(self) -> datetime:
+        """The instant a request is checked against: the target of an advance under way (a
+        request waits for it), else the clock. Safe from any thread."""
+        clock, target = self._clock, self._target
+        if target is not None:
+            return target
+        if clock is None:
+            raise LendsimError("the sandbox is closed")
+        return clock.now
 
     # -- clock -----------------------------------------------------------------------------
     def advance(self, body: Body) -> Response:
@@ -235,7 +291,12 @@ class Sandbox:
             return problem(422, "Beyond the horizon",
                             f"this sandbox's clock stops at {self.last_instant.isoformat()}")
         if target - now <= self.sync_limit:
-            self.world.scheduler.run_until(target)
+            self._target = target  # advancing, for whoever looks meanwhile
+            try:
+                self.world.scheduler.run_until(target)
+                self._save_clock()
+            finally:
+                self._target = None
             return Response(200, {"now": self.world.clock.now.isoformat(), "status": "ready"})
         self._target = target
         self._advances += 1
@@ -263,10 +324,15 @@ class Sandbox:
             log.exception("the world failed while advancing to %s", target.isoformat())
             self._target = None
             return
+        self._save_clock()
         if scheduler.clock.now >= target:
             self._target = None
         else:
             self.home.submit(self._advance_chunk, number)
+
+    def _save_clock(self) -> None:
+        if self.store is not None and self._world is not None:
+            self.store.save_clock(self._world.clock.now)
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         """Block until a background advance is done (for tests and scripts)."""
@@ -283,12 +349,10 @@ class Sandbox:
 
     def add_fault(self, body: Body) -> Response:
         """Plant a fault from now: ``{kind, link | party, for | until, by?, status?, rate?}``."""
-        self._finish_advance()
         return self.board.add(body)
 
     def remove_fault(self, fault_id: str) -> Response:
         """Remove a planted fault now; a crashed party restarts."""
-        self._finish_advance()
         return self.board.remove(fault_id)
 
     # -- reset -------------------------------------------------------------------------------
@@ -297,6 +361,8 @@ class Sandbox:
         self._advances += 1
         self._target = None
         self._close_world()
+        if self.store is not None:
+            self.store.wipe()
         self._build()
 
     def _close_world(self) -> None:
@@ -340,21 +406,32 @@ class Sandbox:
                                               f"{link} refused the call"))
         return dispatch
 
+    def _advancing(self) -> Injected:
+        target = self._target
+        where = f" to {target.isoformat()}" if target is not None else ""
+        return Injected(503, problem_body(
+            503, "Clock advancing", f"the sandbox clock is advancing{where}; send the request "
+            "again (signed afresh) once GET /clock says ready"), retry_after=1)
+
     def _gate(self, operation: str) -> Response | None:
-        """A party operation waits for an advance under way to finish (see the module)."""
-        self._finish_advance()
+        """On the home thread, just before a request runs: refused if an advance (begun
+        since it waited) is under way."""
+        return self._advancing() if self._target is not None else None
+
+    async def _wait(self, operation: str) -> Response | None:
+        """A request arriving during an advance waits for it, at most ``advance_wait``."""
+        deadline = wall.monotonic() + self.advance_wait
+        while self.advancing:  # another thread ends it
+            if wall.monotonic() >= deadline:
+                return self._advancing()
+            await asyncio.sleep(0.005)
         return None
 
-    def _finish_advance(self) -> None:
-        """Run a background advance to its target now (home thread)."""
-        target = self._target
-        if target is None:
-            return
-        self._advances += 1  # chunks still queued for it find nothing to do
-        try:
-            self.world.scheduler.run_until(target)
-        finally:
-            self._target = None
+    def _control_gate(self, operation: str) -> Response | None:
+        return self._gate(operation) if operation in _WAITING_CONTROLS else None
+
+    async def _control_wait(self, operation: str) -> Response | None:
+        return await self._wait(operation) if operation in _WAITING_CONTROLS else None
 
     @property
     def app(self) -> Starlette:
@@ -365,17 +442,18 @@ class Sandbox:
 
     def _make_app(self) -> Starlette:
         control = _Control(self)
-        now: Callable[[], datetime] = lambda: self.world.clock.now  # noqa: E731
+        now = self.now
         face = Face("sandbox", self.contracts, target=lambda: control, now=now, keyring=None,
-                     home=self.home, strict_responses=self.strict_responses, dispatch=None,
-                     gate=None)
+                    home=self.home, strict_responses=self.strict_responses, dispatch=None,
+                    gate=self._control_gate, wait=self._control_wait,
+                    inline=frozenset({"get_clock"}))
         routes: list[BaseRoute] = list(face.routes())
         for name in PARTIES:
             sub = face_app(name, self.contracts,
                            target=lambda name=name: self.world.parties[name],  # type: ignore[misc]
                            now=now, keyring=self.keyring, home=self.home,
                            strict_responses=self.strict_responses,
-                           dispatch=self._dispatcher(name), gate=self._gate)
+                           dispatch=self._dispatcher(name), gate=self._gate, wait=self._wait)
             mount = Mount(f"/{name}", app=sub)
             # a path parameter may hold a (percent-encoded) newline: still route it to the
             # party, whose face answers 422, rather than a 404 the contract does not list
@@ -397,6 +475,9 @@ class Sandbox:
         self._advances += 1
         self._target = None
         self._close_world()
+        self._clock = None
+        if self.store is not None:
+            self.store.close()
 
     def __enter__(self) -> Sandbox:
         return self

@@ -35,7 +35,7 @@ from jsonschema.exceptions import ValidationError, best_match
 
 from simulator.core.errors import ContractError
 from simulator.core.headers import header as header_value
-from simulator.core.privacy import redact
+from simulator.core.privacy import quoted, redact
 from simulator.core.topology import PARTIES
 from simulator.wire.openapi import (
     CompiledAnswer,
@@ -80,10 +80,10 @@ def _json_path(parts: Iterable[Any]) -> str:
     for part in parts:
         if isinstance(part, int):
             text += f"[{part}]"
-        elif _IDENTIFIER.match(str(part)):
+        elif _IDENTIFIER.match(str(part)) and len(str(part)) <= 40:
             text += f".{part}"
-        else:
-            text += f"[{json.dumps(str(part), ensure_ascii=False)}]"
+        else:  # a key that may be anything the caller sent: described, never shown
+            text += f"[{quoted(str(part))}]"
     return redact(text)
 
 
@@ -105,6 +105,8 @@ def _shown(value: Any, schema: Mapping[str, Any]) -> str:
         return "a value withheld as personal data"
     if isinstance(value, dict | list):
         return _json_type(value)
+    if isinstance(value, str):  # may be anything the caller sent (a name, even)
+        return quoted(value)
     text = json.dumps(value, ensure_ascii=False, default=str)
     if len(text) > 60:
         text = text[:57] + "…"
@@ -202,6 +204,15 @@ class Contracts:
     def request_body(self, party: str, operation: str) -> RequestBody:
         """Whether the operation takes a body, requires one, and the contract's examples."""
         return self._operation(party, operation).request_body
+
+    def query_parameters(self, party: str, operation: str) -> tuple[str, ...]:
+        """The query parameters the operation declares (fields of its body); no other may
+        be sent."""
+        return self._operation(party, operation).query_params
+
+    def header_parameters(self, party: str, operation: str) -> tuple[str, ...]:
+        """The header parameters the operation declares (``Idempotency-Key``)."""
+        return tuple(header.name for header in self._operation(party, operation).headers)
 
     def request_schema(self, party: str, operation: str) -> Schema:
         """The schema of the operation's body: request body fields plus path parameters."""

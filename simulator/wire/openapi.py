@@ -201,6 +201,7 @@ class CompiledOperation:
     headers: tuple[CompiledHeader, ...]
     answers: dict[str, CompiledAnswer]  # by status key: "201", "4XX", "default"
     request_body: RequestBody
+    query_params: tuple[str, ...] = ()  #: fields of the body that may come in the query
 
     def answer(self, status: int) -> CompiledAnswer | None:
         answers = self.answers
@@ -275,5 +276,6 @@ def compile_operations(party: str, document: dict[str, Any]) -> dict[str, Compil
                                 if where == "path"))
             found[operation_id] = CompiledOperation(
                 route, body_schema, _compile(body_schema), headers, answers,
-                _request_body(operation.get("requestBody")))
+                _request_body(operation.get("requestBody")),
+                tuple(p["name"] for (where, _), p in parameters.items() if where == "query"))
     return found

@@ -17,11 +17,17 @@ The canonical string is, one per line::
     3f2a…                      the nonce header, verbatim
     e3b0c442…                  SHA-256 (hex) of the body bytes as sent
 
-The receiver accepts a signature once, only while its timestamp is within five
-minutes of its own virtual clock (either side). It remembers every signature it
-accepted until that window closes, so a replayed request is refused. The nonce
-is why two identical requests at one virtual instant — the sandbox clock stands
-still between advances — are still two different requests, not a replay.
+The receiver accepts a signature only while its timestamp is within five
+minutes of its own virtual clock (either side), and a nonce once per key: it
+remembers every nonce it accepted until that window closes — and, when its clock
+can go back (a sandbox's reset), until the window has closed at the earliest
+instant the clock can return to (:meth:`Keyring.keep_from`) — so a replayed request,
+or another request under a used nonce, is refused. The nonce is why two identical
+requests at one virtual instant — the sandbox clock stands still between
+advances — are still two different requests, not a replay. The nonces are held in
+memory (at most a million, the oldest forgotten first) or, for a server that must
+survive a restart, in an SQLite file (:class:`SqliteNonces`), committed before the
+request runs.
 
 Keys never leave a :class:`Keyring`: its ``repr`` shows key ids only, and no
 error message carries a key, an expected signature or a header value.
@@ -35,10 +41,12 @@ import hmac
 import json
 import re
 import secrets
+import sqlite3
 import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Protocol
 
 from simulator.core.errors import LendsimError
 from simulator.core.headers import header
@@ -51,7 +59,10 @@ __all__ = [
     "TIMESTAMP_HEADER",
     "WINDOW",
     "Keyring",
+    "MemoryNonces",
+    "Nonces",
     "SignatureError",
+    "SqliteNonces",
     "canonical_string",
     "format_timestamp",
 ]
@@ -71,8 +82,83 @@ _RFC3339 = re.compile(
 _HEX_SIGNATURE = re.compile(r"[0-9a-f]{64}", re.ASCII)
 _NONCE = re.compile(r"[0-9A-Za-z_-]{8,128}", re.ASCII)
 _KEY_ID = re.compile(r"[0-9A-Za-z_.-]{1,64}", re.ASCII)
-#: accepted signatures remembered at most (oldest forgotten first beyond this)
+#: accepted nonces remembered in memory at most (oldest forgotten first beyond this)
 _MEMORY_LIMIT = 1_000_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _us(instant: datetime) -> int:
+    return (instant - _EPOCH) // timedelta(microseconds=1)
+
+
+class Nonces(Protocol):
+    """Where a keyring remembers the nonces it accepted, each until an expiry instant."""
+
+    def add(self, nonce: str, expires: datetime) -> bool:
+        """Remember ``nonce``; ``False`` if it is already remembered (a replay)."""
+
+    def forget_before(self, instant: datetime) -> None:
+        """Forget every nonce that expired before ``instant``."""
+
+    def __len__(self) -> int: ...
+
+
+class MemoryNonces:
+    """Nonces in memory: at most :data:`_MEMORY_LIMIT`, the oldest forgotten first."""
+
+    def __init__(self, limit: int = _MEMORY_LIMIT) -> None:
+        self._seen: set[str] = set()
+        self._expiry: list[tuple[datetime, str]] = []  # heap: when each may be forgotten
+        self._limit = limit
+
+    def add(self, nonce: str, expires: datetime) -> bool:
+        if nonce in self._seen:
+            return False
+        if len(self._seen) >= self._limit:
+            self._seen.discard(heapq.heappop(self._expiry)[1])
+        self._seen.add(nonce)
+        heapq.heappush(self._expiry, (expires, nonce))
+        return True
+
+    def forget_before(self, instant: datetime) -> None:
+        expiry = self._expiry
+        while expiry and expiry[0][0] < instant:
+            self._seen.discard(heapq.heappop(expiry)[1])
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+
+class SqliteNonces:
+    """Nonces in an SQLite file (WAL): each is committed before its request runs, so a
+    restart after ``kill -9`` still refuses every request accepted before it."""
+
+    def __init__(self, path: Path) -> None:
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.execute("PRAGMA synchronous = NORMAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY,"
+                         " expires_us INTEGER NOT NULL)")
+        self._db.execute("CREATE INDEX IF NOT EXISTS nonces_expiry ON nonces (expires_us)")
+        self._next_sweep = 0
+
+    def add(self, nonce: str, expires: datetime) -> bool:
+        cursor = self._db.execute("INSERT OR IGNORE INTO nonces VALUES (?, ?)",
+                                  (nonce, _us(expires)))
+        return cursor.rowcount == 1
+
+    def forget_before(self, instant: datetime) -> None:
+        us = _us(instant)
+        if us >= self._next_sweep:  # at most one sweep per virtual minute
+            self._db.execute("DELETE FROM nonces WHERE expires_us < ?", (us,))
+            self._next_sweep = us + 60_000_000
+
+    def __len__(self) -> int:
+        (count,) = self._db.execute("SELECT count(*) FROM nonces").fetchone()
+        return int(count)
+
+    def close(self) -> None:
+        self._db.close()
 
 
 class SignatureError(LendsimError):
@@ -136,8 +222,8 @@ class Keyring:
                 raise ValueError(f"the key of {key_id!r} must be at least 16 bytes")
             self._keys[key_id] = _Secret(raw)
         self.window = window
-        self._seen: set[str] = set()  # signatures accepted and still within their window
-        self._expiry: list[tuple[datetime, str]] = []  # heap: when each may be forgotten
+        self._nonces: Nonces = MemoryNonces()
+        self._floor: datetime | None = None  # the earliest instant the clock may return to
         self._lock = threading.Lock()
 
     # -- construction ------------------------------------------------------------------
@@ -179,6 +265,19 @@ class Keyring:
 
     def __reduce__(self) -> tuple[object, ...]:
         raise TypeError("a Keyring is not picklable (it would write its keys out)")
+
+    # -- the replay cache --------------------------------------------------------------
+    def keep_from(self, instant: datetime) -> None:
+        """The receiver's clock may go back to ``instant`` (a sandbox's reset): remember each
+        nonce until its window has closed for a clock there too."""
+        with self._lock:
+            self._floor = instant.astimezone(UTC)
+
+    def remember_in(self, nonces: Nonces) -> None:
+        """Keep accepted nonces in ``nonces`` (an :class:`SqliteNonces` to survive a
+        restart) from now on."""
+        with self._lock:
+            self._nonces = nonces
 
     # -- signing -----------------------------------------------------------------------
     def sign(self, key_id: str, method: str, path: str, body: bytes, now: datetime,
@@ -238,21 +337,15 @@ class Keyring:
         if not hmac.compare_digest(expected, signature):
             raise SignatureError("signature does not match the request")
         with self._lock:
-            self._forget_expired(now)
-            if signature in self._seen:
-                raise SignatureError("replayed request: this signature was already used")
-            if len(self._seen) >= _MEMORY_LIMIT:
-                self._seen.discard(heapq.heappop(self._expiry)[1])
-            self._seen.add(signature)
-            heapq.heappush(self._expiry, (signed_at.astimezone(UTC) + self.window, signature))
-
-    def _forget_expired(self, now: datetime) -> None:
-        """Drop signatures whose window has closed: a replay of them is stale anyway."""
-        expiry = self._expiry
-        while expiry and expiry[0][0] < now:
-            self._seen.discard(heapq.heappop(expiry)[1])
+            floor = self._floor
+            # a replay of a nonce whose window closed is stale anyway — unless the clock
+            # can go back to where that window is open again
+            self._nonces.forget_before(now if floor is None else min(now, floor))
+            if not self._nonces.add(f"{key_id} {nonce}",
+                                    signed_at.astimezone(UTC) + self.window):
+                raise SignatureError("replayed request: this nonce was already used")
 
     def remembered(self) -> int:
-        """How many accepted signatures are remembered (for tests and diagnostics)."""
+        """How many accepted nonces are remembered (for tests and diagnostics)."""
         with self._lock:
-            return len(self._seen)
+            return len(self._nonces)

@@ -41,17 +41,20 @@ class Audit:
         old = ", ".join(f"OLD.{c}" for c in columns)
         watched = f" OF {', '.join(updates)}" if updates else ""
         disk = party.disk
+        audit = self.table
+        # IF NOT EXISTS: a served world resumed from its state folder has them already
         with disk:
             disk.executescript(f"""
-                CREATE TABLE {self.table} (seq INTEGER PRIMARY KEY, at_us INTEGER,
+                CREATE TABLE IF NOT EXISTS {audit} (seq INTEGER PRIMARY KEY, at_us INTEGER,
                     op TEXT NOT NULL, {names}, journal_seq INTEGER NOT NULL DEFAULT 0);
-                CREATE INDEX {self.table}_unstamped ON {self.table} (seq) WHERE at_us IS NULL;
-                CREATE TRIGGER {self.table}_insert AFTER INSERT ON {table} BEGIN
-                    INSERT INTO {self.table} (op, {names}) VALUES ('insert', {new}); END;
-                CREATE TRIGGER {self.table}_update AFTER UPDATE{watched} ON {table} BEGIN
-                    INSERT INTO {self.table} (op, {names}) VALUES ('update', {new}); END;
-                CREATE TRIGGER {self.table}_delete AFTER DELETE ON {table} BEGIN
-                    INSERT INTO {self.table} (op, {names}) VALUES ('delete', {old}); END;
+                CREATE INDEX IF NOT EXISTS {audit}_unstamped ON {audit} (seq)
+                    WHERE at_us IS NULL;
+                CREATE TRIGGER IF NOT EXISTS {audit}_insert AFTER INSERT ON {table} BEGIN
+                    INSERT INTO {audit} (op, {names}) VALUES ('insert', {new}); END;
+                CREATE TRIGGER IF NOT EXISTS {audit}_update AFTER UPDATE{watched} ON {table}
+                    BEGIN INSERT INTO {audit} (op, {names}) VALUES ('update', {new}); END;
+                CREATE TRIGGER IF NOT EXISTS {audit}_delete AFTER DELETE ON {table} BEGIN
+                    INSERT INTO {audit} (op, {names}) VALUES ('delete', {old}); END;
             """)
         self._select = f"SELECT seq, op, {names} FROM {self.table} WHERE at_us IS NULL ORDER BY seq"
         self._names = names

@@ -20,9 +20,11 @@ dispute at the bureau). A violation stops the run, which fails with the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from simulator.checks.facts import Limits, Violation
@@ -98,7 +100,7 @@ class World:
     """Build with a scenario (and extra defects), then :meth:`run`."""
 
     def __init__(self, scenario: Scenario, defects: tuple[str, ...] = (), *,
-                 strict_contracts: bool = False) -> None:
+                 strict_contracts: bool = False, state: Path | None = None) -> None:
         self.scenario = scenario
         self.defects = frozenset(validate_defects(
             (*scenario.defects, *defects), where=str(scenario.file or scenario.id)))
@@ -116,8 +118,11 @@ class World:
         env = Env(
             clock=self.clock, scheduler=self.scheduler, journal=self.journal,
             streams=self.streams, jurisdiction=self.jurisdiction, defects=self.defects,
-            network=self.network, links=self.links,
+            network=self.network, links=self.links, state=state,
         )
+        #: called before a borrower acts (repays, disputes), with the instant: a served world
+        #: that survives restarts records how far it got, so no action is ever repeated
+        self.before_action: Callable[[datetime], None] | None = None
         first_day = self.clock.local().date()
         self.bank = Bank(env, scenario.bank, first_day)
         self.platform = Platform(env, scenario.platform, first_day)
@@ -257,6 +262,8 @@ class World:
 
     # -- borrower actions and checks ------------------------------------------------------
     def _repay(self, step: Repay) -> None:
+        if self.before_action is not None:
+            self.before_action(self.clock.now)
         due = self.ledgers.due_through(step.borrower, step.installment, self.clock.now)
         amount = step.amount if step.amount is not None else due - (step.short_by or 0)
         loan_id = self.oracle.loan_of(step.borrower)
@@ -277,6 +284,8 @@ class World:
         self.links["borrower->platform"].call("repay", body, ref=step.borrower)
 
     def _dispute(self, step: Dispute) -> None:
+        if self.before_action is not None:
+            self.before_action(self.clock.now)
         borrower = self._borrowers[step.borrower]
         body = {"subject_id": borrower.id_number, "account": self.oracle.loan_of(borrower.id),
                 "period": step.period}
@@ -324,6 +333,40 @@ class World:
             else:
                 self.scheduler.at(step.at, self._check, action, step.line)
         self._schedule_behaviours()
+
+    def resume(self, now: datetime) -> None:
+        """Carry on a world whose parties' databases already hold its state (a served world
+        restarted): the clock at ``now``, every party recovered from its database, and what
+        the scenario still has to do after ``now`` scheduled (steps, faults not yet over,
+        borrowers' habits). What happened at or before ``now`` is not done again."""
+        self.clock.now = now.astimezone(UTC)
+        self.journal.append("world.resumed", "world", scenario=self.scenario.id)
+        for borrower in self.scenario.borrowers:  # booked as the first start booked them
+            self.oracle.open_account(borrower.id, f"{LOAN_ID_PREFIX}{borrower.id}")
+        for party in self.parties.values():
+            party.start()
+        faults = 0
+        for step in sorted(self.scenario.steps, key=lambda s: s.at):
+            action = step.action
+            if isinstance(action, Fault):
+                if action.end > now:
+                    self._install_fault(action, faults)
+                faults += 1
+            elif step.at <= now:
+                continue
+            elif isinstance(action, Repay):
+                self.scheduler.at(step.at, self._repay, action)
+            elif isinstance(action, Dispute):
+                self.scheduler.at(step.at, self._dispute, action)
+            else:
+                self.scheduler.at(step.at, self._check, action, step.line)
+        for borrower in self.scenario.borrowers:
+            if borrower.pays.kind in ("on_due_date", "early", "late"):
+                number = 1
+                while number <= borrower.loan.months and \
+                        self._habit_instant(borrower, number) <= now:
+                    number += 1
+                self._schedule_habit(borrower, number)
 
     def run(self, invariants: tuple[str, ...] = INVARIANTS) -> WorldOutcome:
         """Start, run to ``until``, check the invariants; the parties are closed afterwards.

@@ -259,3 +259,40 @@ def test_module_is_runnable_without_console_script(tmp_path: Path) -> None:
                          cwd=Path(__file__).resolve().parents[2])
     assert ran.returncode == 0, ran.stderr
     assert len(ran.stdout.strip().splitlines()) == 15
+
+
+@pytest.mark.parametrize("option", ["--json", "--junit", "--html"])
+def test_a_report_path_that_is_a_folder_is_refused_before_the_run(tmp_path: Path,
+                                                                  option: str) -> None:
+    """``--json DIR`` (or --junit, --html): exit 2 naming the option before any scenario
+    runs, not an IsADirectoryError after the whole run."""
+    result = invoke("run", INCIDENT / "docking-failure-correct-bank.yaml", option, tmp_path)
+    assert_bad_input(result, option, "is a folder")
+    assert "passed" not in result.stdout
+
+
+def test_a_report_path_under_a_file_is_refused(tmp_path: Path) -> None:
+    """A report path whose parent is a file cannot be written: exit 2 naming it."""
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("x", encoding="utf-8")
+    result = invoke("run", INCIDENT / "docking-failure-correct-bank.yaml", "--html",
+                    blocker / "report.html")
+    assert_bad_input(result, "--html", "is not a folder")
+
+
+def test_contracts_test_checks_its_junit_path_first(tmp_path: Path) -> None:
+    """``lendsim contracts test --junit DIR``: exit 2 before any request is sent."""
+    result = invoke("contracts", "test", "--party", "sms", "--junit", tmp_path)
+    assert_bad_input(result, "--junit", "is a folder")
+
+
+def test_schemathesis_is_a_runtime_dependency() -> None:
+    """``contracts test`` works after the README's first command: schemathesis is one of
+    lendsim's own dependencies, not an extra."""
+    import tomllib
+
+    project = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml")
+                            .read_text(encoding="utf-8"))["project"]
+    assert any(dep.startswith("schemathesis") for dep in project["dependencies"])
+    assert not any(dep.startswith("schemathesis") for extra in
+                   project.get("optional-dependencies", {}).values() for dep in extra)

@@ -141,7 +141,7 @@ def test_a_response_field_the_contract_lacks_is_caught(monkeypatch: pytest.Monke
 
 def test_an_error_that_echoes_an_id_number_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
     """With masking switched off, the personal-data probe finds an ID number echoed into a 404."""
-    monkeypatch.setattr(http_module, "_redacted", lambda value: value)
+    monkeypatch.setattr(http_module, "redacted", lambda value: value)
     report = run_contract_suite(["bureau"], seed=0, max_examples=1)
     found = [f for f in report.failures if f.check == "lendsim_no_personal_data"]
     assert found, report.text()

@@ -100,7 +100,7 @@ def test_booking_creates_the_schedule(
     """Booking a loan creates one installment a month, due on the same day clamped to month end,
     with the hand-worked principal and interest parts; the loan owes their sum."""
     world = book(make_world(jurisdiction=jurisdiction, disbursed=disbursed, months=months,
-                            method=method))
+                            method=method, until="2029-01-01"))  # the loan is within the run
     rows = world.bank.disk.execute(
         "SELECT number, due_date, principal, interest FROM installments WHERE loan_id = ?"
         " ORDER BY number", (LOAN,)).fetchall()

@@ -443,7 +443,7 @@ def test_every_bad_file_is_in_the_table() -> None:
         pytest.param("---\na: 1\n", 8, None, "expected a single document", id="two-documents"),
         pytest.param("seed: !!python/object:os.system x\n", 8, None,
                      "could not determine a constructor", id="python-tag"),
-        pytest.param("tags: &t [*t]\n", 8, "tags[0]", "'tags[0]' must be a kebab-case tag",
+        pytest.param("tags: &t [*t]\n", 8, None, "an alias refers to the node that holds it",
                      id="self-referencing"),
         pytest.param("tags: " + "[" * 5000 + "]" * 5000 + "\n", None, None,
                      "nested too deeply", id="too-deep"),

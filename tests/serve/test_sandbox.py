@@ -193,6 +193,91 @@ def test_a_party_call_during_an_advance_waits_for_it(sandbox: Sandbox,
                                "status": "ready"}
 
 
+def stalled_chunks(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
+    """Each chunk of a background advance holds the world's thread for ``seconds`` (a heavy
+    world: thousands of borrowers' batches in one chunk)."""
+    monkeypatch.setattr(sandbox_module, "_CHUNK_SECONDS", 0.0)
+    chunk = Sandbox._advance_chunk
+
+    def stalled(self: Sandbox, number: int) -> None:
+        time.sleep(seconds)
+        chunk(self, number)
+
+    monkeypatch.setattr(Sandbox, "_advance_chunk", stalled)
+
+
+def halt(sandbox: Sandbox) -> None:
+    """Stop a background advance where it is (chunks still queued find nothing to do)."""
+    def stop() -> None:
+        sandbox._advances += 1
+        sandbox._target = None
+
+    sandbox.call(stop)
+
+
+def test_checks_and_the_clock_never_wait_for_an_advance(sandbox: Sandbox,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """While an advance holds the world's thread, GET /clock answers within 50 ms and an
+    unsigned or malformed request is refused at once: checks come before any wait."""
+    stalled_chunks(monkeypatch, 0.3)
+    control = Control(sandbox)
+    assert control.advance(by="60d").status_code == 202
+    time.sleep(0.05)  # a chunk is holding the world's thread now
+    began = time.perf_counter()
+    assert control.clock()["status"] == "advancing"
+    assert time.perf_counter() - began < 0.05
+    began = time.perf_counter()
+    assert control.client.request("GET", "/bank/loans/L-alice").status_code == 401
+    assert control.client.request("POST", "/clock/advance", content=b"{",
+                                  headers={"Content-Type": "application/json"}
+                                  ).status_code == 400
+    assert time.perf_counter() - began < 0.2
+    halt(sandbox)
+
+
+def test_a_party_call_during_a_long_advance_gets_a_quick_503(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A party call that waits longer than ``advance_wait`` for an advance is answered 503
+    "Clock advancing" with Retry-After, and runs nothing."""
+    stalled_chunks(monkeypatch, 0.2)
+    with Sandbox(load_scenario_text(WORLD), advance_wait=0.1) as made:
+        control = Control(made)
+        assert control.advance(by="60d").status_code == 202
+        target = START + timedelta(days=60)
+        began = time.perf_counter()
+        body = json.dumps({"payment_id": "PAY-1", "loan_id": "L-alice", "amount": 1000,
+                           "currency": "CNY", "value_time": target.isoformat()}).encode()
+        headers = {**KEYS.sign("partner", "POST", "/bank/repayments", body, target),
+                   "Idempotency-Key": "PAY-1", "Content-Type": "application/json"}
+        reply = control.client.request("POST", "/bank/repayments", content=body,
+                                       headers=headers)
+        assert time.perf_counter() - began < 0.5
+        assert reply.status_code == 503 and reply.headers["retry-after"] == "1"
+        assert reply.json()["title"] == "Clock advancing"
+        halt(made)
+        assert posted(made, "PAY-1") == 0
+
+
+def test_a_replay_after_a_reset_is_refused(sandbox: Sandbox) -> None:
+    """A signed request sent, the clock advanced an hour, the world reset: the same request
+    again is a replayed 401, not recorded a second time."""
+    control = Control(sandbox)
+    body = json.dumps({"loan_id": "L-alice", "amount": 100}).encode()
+    headers = {**KEYS.sign("partner", "POST", "/platform/repayments", body, START),
+               "Content-Type": "application/json"}
+    first = control.client.request("POST", "/platform/repayments", content=body,
+                                   headers=headers)
+    assert first.status_code == 201
+    control.advance(by="1h")
+    assert control.client.request("POST", "/reset").status_code == 204
+    replay = control.client.request("POST", "/platform/repayments", content=body,
+                                    headers=headers)
+    assert replay.status_code == 401 and "replayed" in replay.json()["detail"]
+    count: int = sandbox.call(lambda: sandbox.world.platform.db.execute(
+        "SELECT count(*) FROM payments").fetchone()[0])
+    assert count == 0
+
+
 def test_the_clock_never_goes_back(sandbox: Sandbox) -> None:
     """An instant before now answers 409 and the clock stays."""
     control = Control(sandbox)

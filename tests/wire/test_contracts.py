@@ -159,13 +159,11 @@ def test_errors_are_problem_documents(contracts: Contracts, party: str) -> None:
 def own_statuses(party: str, operation: Mapping[str, Any], document: Mapping[str, Any]
                  ) -> set[int]:
     """The statuses an HTTP face answers by itself for an operation: 413 (a body over
-    1 MiB) always; 401 (signature) for a party; 415 and 400 (not JSON) with a request body;
-    400 (a header that breaks the contract) with header parameters."""
-    statuses = {413} | ({401} if party != "sandbox" else set())
+    1 MiB) and 400 (an undeclared query parameter, a repeated header, a body where none is
+    taken) always; 401 (signature) for a party; 415 (not JSON) with a request body."""
+    statuses = {400, 413} | ({401} if party != "sandbox" else set())
     if "requestBody" in operation:
-        statuses |= {400, 415}
-    if any(resolve(document, p)["in"] == "header" for p in operation.get("parameters", [])):
-        statuses.add(400)
+        statuses.add(415)
     return statuses
 
 
@@ -531,7 +529,8 @@ def test_required_header_is_checked_without_regard_to_case(contracts: Contracts)
 
 def test_unlisted_status_is_rejected(contracts: Contracts) -> None:
     """A status the contract does not list is a violation that names the listed ones."""
-    with pytest.raises(ContractError, match=r"response 500: .*lists 200, 401, 404, 413, 422, 503"):
+    with pytest.raises(ContractError,
+                       match=r"response 500: .*lists 200, 400, 401, 404, 413, 422, 503"):
         contracts.validate_response("bank", "get_loan", 500, {"type": "about:blank",
                                                               "title": "Oops", "status": 500})
 
@@ -557,7 +556,8 @@ def test_unknown_party_or_operation_is_an_error(contracts: Contracts, party: str
 
 
 def test_personal_data_never_appears_in_messages(contracts: Contracts) -> None:
-    """A personal field's value is withheld; any other value is shown redacted."""
+    """A personal field's value is withheld; any other value is quoted redacted when it is a
+    plain token, and otherwise described without being shown (it may be a name)."""
     booking = {"loan_id": LOAN, "borrower": "alice", "subject_id": "110101199003071234",
                "name": "Jane Example", "phone": "call 13812345678", "principal": 1200000,
                "annual_rate": "0.18", "months": 12, "method": "equal_installment",
@@ -573,8 +573,21 @@ def test_personal_data_never_appears_in_messages(contracts: Contracts) -> None:
                                                          "loan_id": "13812345678 x"})
     message = str(caught.value)
     assert caught.value.path == "$.loan_id"
-    assert "138****5678" in message
-    assert "13812345678" not in message
+    assert "not shown" in message and "13812345678" not in message
+    with pytest.raises(ContractError) as caught:
+        contracts.validate_request("bank", "book_loan", {**booking, "phone": "13812345678",
+                                                         "loan_id": "13812345678!"})
+    assert '"138****5678!"' not in str(caught.value)
+    with pytest.raises(ContractError) as caught:
+        contracts.validate_request("bank", "book_loan", {**booking, "phone": "13812345678",
+                                                         "method": "13812345678"})
+    message = str(caught.value)
+    assert '"138****5678"' in message and "13812345678" not in message
+    for hidden in ("Jane Example", "张伟"):
+        with pytest.raises(ContractError) as caught:
+            contracts.validate_request("bank", "book_loan", {**booking, "phone": "13812345678",
+                                                             "method": hidden, hidden: 1})
+        assert hidden not in str(caught.value)
 
 
 def test_several_problems_are_counted(contracts: Contracts) -> None:
@@ -632,12 +645,19 @@ def test_reference_parties_answer_what_their_contracts_say(contracts: Contracts,
     ask(bank, "book_loan", without(booking, "months"))  # 422
     ask(bank, "get_loan", {"loan_id": LOAN})
     ask(bank, "get_loan", {"loan_id": "L-nobody"})  # 404
+    repayment = {**REPAYMENT, "value_time": world.clock.now.isoformat()}  # not in the future
     key = {"Idempotency-Key": "PAY00000001"}
-    posting = ask(bank, "post_repayment", REPAYMENT, key)
-    ask(bank, "post_repayment", REPAYMENT, key)  # replay: 201
-    ask(bank, "post_repayment", {**REPAYMENT, "amount": 5}, key)  # key reused: 422
-    ask(bank, "post_repayment", REPAYMENT)  # no key: 400
-    ask(bank, "post_repayment", {**REPAYMENT, "loan_id": "L-nobody"}, {"Idempotency-Key": "X"})
+    posting = ask(bank, "post_repayment", repayment, key)
+    ask(bank, "post_repayment", repayment, key)  # replay: 201
+    ask(bank, "post_repayment", {**repayment, "amount": 5}, key)  # key reused: 422
+    ask(bank, "post_repayment", repayment)  # no key: 400
+    ask(bank, "post_repayment", {**repayment, "loan_id": "L-nobody"}, {"Idempotency-Key": "X"})
+    ask(bank, "post_repayment", {**repayment, "payment_id": "PAY00000009", "currency": "USD"},
+        {"Idempotency-Key": "PAY00000009"})  # currency mismatch: 422
+    ask(bank, "post_repayment", {**repayment, "payment_id": "PAY00000009",
+                                 "value_time": "2030-01-01T00:00:00+00:00"},
+        {"Idempotency-Key": "PAY00000009"})  # value time in the future: 422
+    ask(bank, "post_repayment", repayment, {"Idempotency-Key": "PAY-OTHER"})  # posted: 422
     ask(bank, "get_posting", {"posting_id": posting["posting_id"]})
     ask(bank, "get_posting", {"posting_id": "PST99999999"})  # 404
     ask(bank, "pay_at_counter", {"loan_id": LOAN, "amount": 100})

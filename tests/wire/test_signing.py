@@ -28,6 +28,7 @@ from simulator.wire.signing import (
     TIMESTAMP_HEADER,
     Keyring,
     SignatureError,
+    SqliteNonces,
     canonical_string,
 )
 from tests.support.asgi_client import AppClient
@@ -183,6 +184,41 @@ def test_seen_signatures_are_forgotten_once_their_window_closes() -> None:
     ring.verify("POST", "/bank/repayments", BODY, signed(ring, at=later), later)
     assert ring.remembered() == 1  # the first one is gone, the new one is held
     assert "stale" in refusal(ring, headers, now=later)
+
+
+def test_a_nonce_is_never_reused_for_another_request() -> None:
+    """A nonce accepted once is refused with another body or path: a nonce is one request."""
+    ring = keyring()
+    first = ring.sign("platform", "POST", "/bank/repayments", BODY, NOW, nonce="nonce-0001")
+    ring.verify("POST", "/bank/repayments", BODY, first, NOW)
+    other = ring.sign("platform", "POST", "/bank/loans", b"{}", NOW, nonce="nonce-0001")
+    assert "replayed" in refusal(ring, other, path="/bank/loans", body=b"{}")
+
+
+def test_a_clock_that_goes_back_keeps_the_nonces_it_may_meet_again() -> None:
+    """With ``keep_from`` (a sandbox that can reset to its start), a nonce accepted at the start
+    is still refused after the clock went an hour on and came back."""
+    ring = keyring()
+    ring.keep_from(NOW)
+    headers = signed(ring)
+    ring.verify("POST", "/bank/repayments", BODY, headers, NOW)
+    later = NOW + timedelta(hours=1)
+    ring.verify("POST", "/bank/repayments", BODY, signed(ring, at=later), later)
+    assert ring.remembered() == 2
+    assert "replayed" in refusal(ring, headers, now=NOW)
+
+
+def test_nonces_kept_in_a_file_survive_a_restart(tmp_path: Path) -> None:
+    """Nonces remembered in an SQLite file are refused by a new keyring reading the same file
+    (a server restarted after kill -9)."""
+    ring = keyring()
+    ring.remember_in(SqliteNonces(tmp_path / "nonces.sqlite3"))
+    headers = signed(ring)
+    ring.verify("POST", "/bank/repayments", BODY, headers, NOW)
+    again = keyring()
+    again.remember_in(SqliteNonces(tmp_path / "nonces.sqlite3"))
+    assert "replayed" in refusal(again, headers)
+    assert again.remembered() == 1
 
 
 def test_the_canonical_string_has_every_part() -> None:

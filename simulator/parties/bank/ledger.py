@@ -2,7 +2,10 @@
 
 A repayment is allocated penalty interest first, then the installment, oldest
 first; a replayed ``Idempotency-Key`` answers the original posting and posts
-nothing. A repayment overtaken in transit by later ones makes the loan's
+nothing, and a payment id is posted once whatever the key (another key for a
+known payment id is refused). A repayment must be in the loan's currency, with a
+value time from the loan's disbursement (local midnight) to the bank's clock plus
+:data:`VALUE_TIME_SKEW`. A repayment overtaken in transit by later ones makes the loan's
 postings be allocated again in value-time order; an on-time repayment that
 arrives after the bank treated its installment as overdue reverses the penalty
 and queues a bureau correction.
@@ -12,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -24,7 +27,10 @@ from simulator.parties.bank.base import ACT_DELAY, BankBase, LoanTerms
 from simulator.parties.bank.schema import OpenInstallment
 from simulator.parties.base import Problem
 
-__all__ = ["Ledger"]
+__all__ = ["VALUE_TIME_SKEW", "Ledger"]
+
+#: how far past the bank's clock a value time may be (the clocks of two systems differ)
+VALUE_TIME_SKEW = timedelta(minutes=5)
 
 
 class Ledger(BankBase):
@@ -108,11 +114,46 @@ class Ledger(BankBase):
                                   "this Idempotency-Key was used for a different repayment")
                 self.journal("replayed", payment_id=original["payment_id"], key=key)
                 return Response(201, original)
+            posted = self.db.execute(
+                "SELECT posting_id FROM postings WHERE payment_id = ? ORDER BY posting_id"
+                " LIMIT 1", (body.get("payment_id"),)).fetchone()
+            if posted is not None:
+                raise Problem(422, "Payment already posted",
+                              f"payment {body.get('payment_id')} was already posted as "
+                              f"{posted[0]} under another Idempotency-Key; it is posted once")
+        value_time = datetime.fromisoformat(body["value_time"])
+        self._check_repayment(body["loan_id"], body.get("currency"), value_time)
         if self._cob_running:
             raise Problem(409, "Day-end batch running", "retry after the batch",
                           retry_after=int(ACT_DELAY.total_seconds()))
-        value_time = datetime.fromisoformat(body["value_time"])
         return self._post(body["payment_id"], body["loan_id"], body["amount"], value_time, key)
+
+    def _check_repayment(self, loan_id: str, currency: object, value_time: datetime) -> None:
+        """The loan exists, the currency is the loan's, the value time within its window."""
+        row = self.db.execute("SELECT disbursed FROM loans WHERE loan_id = ?",
+                              (loan_id,)).fetchone()
+        if row is None:
+            raise Problem(404, "Unknown loan", f"no loan {loan_id}")
+        own = self.env.jurisdiction.currency
+        if currency != own:
+            raise Problem(422, "Currency mismatch",
+                          f"loan {loan_id} is in {own}; a repayment in another currency is "
+                          "not posted")
+        if value_time.tzinfo is None or value_time.utcoffset() is None:
+            raise Problem(422, "Value time out of range",
+                          "value_time needs an offset, like 2026-02-01T13:00:00+00:00")
+        disbursed = datetime.combine(date.fromisoformat(row[0]), time(0), tzinfo=self._tz)
+        if value_time < disbursed:
+            raise Problem(422, "Value time out of range",
+                          f"value_time {value_time.isoformat()} is before loan {loan_id} was "
+                          f"disbursed ({disbursed.isoformat()})")
+        latest = self.now + VALUE_TIME_SKEW
+        if value_time > latest:
+            raise Problem(422, "Value time out of range",
+                          f"value_time {value_time.isoformat()} is after the bank's clock "
+                          f"({self.now.isoformat()}) by more than "
+                          f"{int(VALUE_TIME_SKEW.total_seconds() // 60)} minutes: money is "
+                          "not captured in the future")
 
     def op_pay_at_counter(self, body: Body, headers: Mapping[str, str]) -> Response:
         """A borrower pays at the bank itself: the bank captures the money."""
