@@ -53,6 +53,8 @@ __all__ = ["CheckResult", "World", "WorldOutcome"]
 LOAN_ID_PREFIX = "L-"
 _PAY_WINDOW_START = 8 * 60  # 08:00 local
 _PAY_WINDOW_MINUTES = 15 * 60  # until 23:00
+#: how much virtual time runs between two reports to a progress watcher
+_PROGRESS_STEP = timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,16 +285,19 @@ class World:
                 self.scheduler.at(step.at, self._check, action, step.line)
         self._schedule_behaviours()
 
-    def run(self, invariants: tuple[str, ...] = INVARIANTS) -> WorldOutcome:
+    def run(self, invariants: tuple[str, ...] = INVARIANTS, *,
+            progress: Callable[[float], None] | None = None) -> WorldOutcome:
         """Start, run to ``until``, check the invariants; the parties are closed afterwards.
 
         A contract violation (under ``strict_contracts``) stops the run: the outcome
-        carries its message as ``error`` and no invariant is checked.
+        carries its message as ``error`` and no invariant is checked. ``progress`` is
+        told the share of the virtual time run so far (0–1) after every virtual day;
+        the events, their order and the digest are the same with it or without.
         """
         scenario = self.scenario
         try:
             self.start()
-            self.scheduler.run_until(scenario.until)
+            self._advance(scenario.until, progress)
         except ContractError as violation:
             return self._stopped(violation)
         for expectation in scenario.expect.bureau:
@@ -308,7 +313,7 @@ class World:
         )
         violations = check_all(facts, invariants)
         evidence = {
-            seq: self.journal.get(seq).brief()
+            seq: self.journal.get(seq).brief(self.clock.tz)
             for found in violations.values() for v in found[:20] for seq in v.evidence
         }
         outcome = WorldOutcome(self.journal.digest(), len(self.journal), violations,
@@ -316,6 +321,20 @@ class World:
         for party in self.parties.values():
             party.close()
         return outcome
+
+    def _advance(self, until: datetime, progress: Callable[[float], None] | None) -> None:
+        """Run the scheduler to ``until``, a virtual day at a time when someone watches."""
+        if progress is None:
+            self.scheduler.run_until(until)
+            return
+        start = self.clock.now
+        total = (until - start).total_seconds()
+        edge = start
+        while edge < until:
+            edge = min(edge + _PROGRESS_STEP, until)
+            self.scheduler.run_until(edge)
+            progress((edge - start).total_seconds() / total)
+        progress(1.0)
 
     def _stopped(self, violation: ContractError) -> WorldOutcome:
         """The outcome of a run a contract violation stopped."""
