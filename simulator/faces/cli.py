@@ -10,6 +10,8 @@ traceback. Progress goes to stderr, and only on a terminal.
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, tzinfo
@@ -60,8 +62,9 @@ app = typer.Typer(
     context_settings=CONTEXT,
 )
 
-# Reports piped to a file or CI log get a wide page rather than rich's 80 columns.
-_console = Console(highlight=False, width=None if sys.stdout.isatty() else 132)
+#: the width of a page piped to a file or CI log (a terminal's own width is used on one)
+_PIPED_WIDTH = 132
+_console = Console(highlight=False)
 _errors = Console(stderr=True, highlight=False)
 #: where progress bars go (stderr: stdout stays the report)
 _status = Console(stderr=True, highlight=False)
@@ -111,6 +114,17 @@ def _root(version_: Annotated[bool, typer.Option(
         help="Print lendsim's version and exit.")] = False) -> None:
     """Lender-integration simulator: run time-travelling scenarios against a simulated bank,
     credit bureau and platform, and prove no borrower is falsely reported overdue."""
+    _console.width = _page_width()
+
+
+def _page_width() -> int:
+    """``$COLUMNS`` if set, else the terminal's width, else a wide page for logs and files."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    if sys.stdout.isatty():
+        return shutil.get_terminal_size().columns
+    return _PIPED_WIDTH
 
 
 def default_paths() -> list[Path]:
@@ -129,6 +143,13 @@ def _workers(jobs: int) -> int:
     if jobs < 0:
         raise LendsimError(f"-j/--jobs must be 0 (one per core) or more (got {jobs})")
     return jobs or default_jobs()
+
+
+def _interrupted_early() -> typer.Exit:
+    """Ctrl-C before any scenario ran (while loading them)."""
+    _console.print("\n[bold red]interrupted[/] before any scenario ran\n\n0 passed, 0 failed",
+                   highlight=False)
+    return typer.Exit(INTERRUPTED)
 
 
 def _zone(utc: bool) -> tzinfo | None:
@@ -187,6 +208,8 @@ def run(
             batch = run_batch(work, workers=workers, meter=meter)
     except LendsimError as error:
         raise _fail_input(error) from None
+    except KeyboardInterrupt:
+        raise _interrupted_early() from None
     zone = _zone(utc)
     print_summary(batch.results, _console, table_too=not quiet, zone=zone,
                   interrupted=batch.total if batch.interrupted else None)

@@ -10,6 +10,7 @@ passing run the borrower the scenario's steps name first.
 from __future__ import annotations
 
 import re
+import textwrap
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -53,20 +54,27 @@ def handles(scenario: Scenario, shown: int = 6) -> str:
     return ", ".join(ids[:shown]) + more
 
 
+def _say(console: Console, text: str, *, first: str = "  ", rest: str = "      ",
+         style: str = "") -> None:
+    """``text`` wrapped to the console's width, its later lines indented under it."""
+    width = max(40, min(console.width, 120))
+    for line in textwrap.wrap(text, width, initial_indent=first, subsequent_indent=rest,
+                              break_long_words=False, break_on_hyphens=False):
+        console.print(line, style=style, highlight=False, markup=False, soft_wrap=True)
+
+
 def _verdict(result: ScenarioResult, console: Console) -> None:
     scenario = result.scenario
-    planted = f"; defects planted: {', '.join(result.defects)}" if result.defects else ""
-    head = "[green]pass[/]" if result.passed else "[bold red]FAIL[/]"
-    console.print(f"{head} {scenario.id} ({scenario.file or 'no file'}){planted}",
-                  highlight=False)
-    console.print(f"  {result.events} events, digest {result.digest[:16]}", highlight=False,
-                  markup=False)
+    planted = f" — defects planted: {', '.join(result.defects)}" if result.defects else ""
+    _say(console, f"{'pass' if result.passed else 'FAIL'} {scenario.id}{planted}", first="",
+         rest="  ", style="green" if result.passed else "bold red")
+    _say(console, f"file {scenario.file or '(none)'}")
+    _say(console, f"{result.events} journal entries, digest {result.digest[:16]}")
     for line in result.reasons():
-        console.print(f"  {redact(line)}", highlight=False, markup=False)
+        _say(console, redact(line))
     expected = [n for n in result.violated if n in scenario.expect.violations]
     if expected:
-        console.print(f"  expected violations (declared by the scenario): {', '.join(expected)}",
-                      highlight=False, markup=False)
+        _say(console, f"expected violations (declared by the scenario): {', '.join(expected)}")
 
 
 def explain_scenario(scenario: Scenario, defects: tuple[str, ...], picks: tuple[str, ...], *,
@@ -101,6 +109,7 @@ def explain_scenario(scenario: Scenario, defects: tuple[str, ...], picks: tuple[
     others = [b for b in explanation.named if b not in {t.borrower for t in shown}]
     if others:
         listed = ", ".join(others[:8]) + (", …" if len(others) > 8 else "")
-        console.print(f"\nalso named in violations: {listed} ({len(others)} borrower(s)); "
-                      "--borrower ID shows one", highlight=False, markup=False)
+        console.print()
+        _say(console, f"also named in violations: {listed} ({len(others)} borrower(s)); "
+                      "--borrower ID shows one", first="", rest="  ")
     return result, explanation, seconds

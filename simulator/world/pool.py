@@ -16,9 +16,12 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from multiprocessing import TimeoutError as _Pending
-from typing import Generic, TypeVar
+from multiprocessing.pool import Pool
+from typing import Any, Generic, TypeVar
 
 __all__ = ["Interrupted", "default_jobs", "run_jobs"]
 
@@ -27,6 +30,8 @@ Result = TypeVar("Result")
 
 #: how often the caller's ``tick`` runs while it waits for a worker (seconds)
 _TICK = 0.25
+#: how long a stop waits for workers still starting (seconds)
+_STARTING = 10.0
 
 
 class Interrupted(Exception, Generic[Result]):
@@ -43,8 +48,40 @@ def default_jobs() -> int:
     return os.cpu_count() or 1
 
 
-def _ignore_interrupts() -> None:
+def _start_worker(started: Any) -> None:
+    """A worker ignores SIGINT (its caller handles Ctrl-C) and says it is up."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with started.get_lock():
+        started.value += 1
+
+
+@contextmanager
+def _interrupts_deferred() -> Iterator[list[bool]]:
+    """Ctrl-C is noted, not raised, while the workers start (raised after, by the caller)."""
+    pressed: list[bool] = []
+    try:
+        previous = signal.signal(signal.SIGINT, lambda *_: pressed.append(True))
+    except ValueError:  # not the main thread: signals are not ours to handle
+        yield pressed
+        return
+    try:
+        yield pressed
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _wait_started(started: Any, workers: int) -> None:
+    deadline = time.monotonic() + _STARTING
+    while started.value < workers and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def _stop(pool: Pool, started: Any, workers: int) -> None:
+    """Stop the workers — once every one has started: a worker killed while it is still
+    unpacking the pool's locks would print a traceback of its own."""
+    _wait_started(started, workers)
+    pool.terminate()
+    pool.join()
 
 
 class _Indexed(Generic[Job, Result]):
@@ -88,8 +125,14 @@ def run_jobs(work: Callable[[Job], Result], jobs: Sequence[Job], *, workers: int
         except KeyboardInterrupt:
             raise Interrupted(done, len(jobs)) from None
         return [done[index] for index in range(len(jobs))]
-    pool = _context().Pool(processes=workers, initializer=_ignore_interrupts)
+    context = _context()
+    started = context.Value("i", 0)
+    with _interrupts_deferred() as pressed:
+        pool = context.Pool(processes=workers, initializer=_start_worker, initargs=(started,))
+        _wait_started(started, workers)
     try:
+        if pressed:
+            raise KeyboardInterrupt
         finished = pool.imap_unordered(_Indexed(work), list(enumerate(jobs)), chunksize=1)
         while len(done) < len(jobs):
             try:
@@ -102,12 +145,10 @@ def run_jobs(work: Callable[[Job], Result], jobs: Sequence[Job], *, workers: int
             if on_done is not None:
                 on_done(index, result)
     except KeyboardInterrupt:
-        pool.terminate()
-        pool.join()
+        _stop(pool, started, workers)
         raise Interrupted(done, len(jobs)) from None
     except BaseException:
-        pool.terminate()
-        pool.join()
+        _stop(pool, started, workers)
         raise
     pool.close()
     pool.join()

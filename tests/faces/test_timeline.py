@@ -54,7 +54,7 @@ def test_violating_borrowers_get_timelines_alice_first(
     result, explanation = failing
     named = {v.borrower for found in result.violations.values() for v in found}
     assert named == {"alice", "b0001", "b0002", "b0003"}
-    assert [t.borrower for t in explanation.timelines][0] == "alice"
+    assert explanation.timelines[0].borrower == "alice"
     assert {t.borrower for t in explanation.timelines} == named
     assert alice_subject(explanation) == "1101**********1234"
 
