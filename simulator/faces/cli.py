@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import textwrap
 from collections.abc import Sequence
 from datetime import UTC, datetime, tzinfo
 from importlib.metadata import PackageNotFoundError, version
@@ -278,9 +279,7 @@ def defects(
 ) -> None:
     """List the defect catalogue, or with --matrix prove the library catches every defect."""
     if not matrix:
-        width = max(len(name) for name in DEFECTS)
-        for name, item in DEFECTS.items():
-            _console.print(f"{name:<{width}}  {item.mistake}", markup=False, soft_wrap=True)
+        _print_catalogue()
         return
     try:
         workers = _workers(jobs)
@@ -306,6 +305,17 @@ def defects(
     if junit_file is not None:
         write_report(junit_file, matrix_junit(result))
     raise typer.Exit(0 if result.complete else 1)
+
+
+def _print_catalogue() -> None:
+    """One defect a line — its mistake wrapped under itself when the page is narrow."""
+    width = max(len(name) for name in DEFECTS)
+    room = max(_console.width - width - 2, 20)
+    for name, item in DEFECTS.items():
+        lines = textwrap.wrap(item.mistake, room) or [""]
+        _console.print(f"{name:<{width}}  {lines[0]}", markup=False, soft_wrap=True)
+        for line in lines[1:]:
+            _console.print(f"{'':<{width}}  {line}", markup=False, soft_wrap=True)
 
 
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")
@@ -390,6 +400,7 @@ def contracts_test(
 
     Requests are signed with a partner key; the report shows each reproduction unsigned."""
     from simulator.faces.contract_suite import run_contract_suite
+    from simulator.faces.contract_suite.report import PartyReport
     from simulator.wire.contracts import DOCUMENTS
     from simulator.wire.signing import Keyring
 
@@ -400,12 +411,24 @@ def contracts_test(
             raise LendsimError("--defect plants defects in lendsim's own world; "
                                "it cannot go with --url")
         keyring = Keyring.from_file(keys) if keys is not None else Keyring.for_testing()
+        finished: list[PartyReport] = []
+
+        def done(party_report: PartyReport) -> None:
+            finished.append(party_report)
+            meter.advance()
+
         with Meter(_status, len(parties), "contracts", unit="contracts") as meter:
             report = run_contract_suite(parties, url=url, seed=seed, max_examples=max_examples,
                                         keyring=keyring, key_id=key_id, defects=chosen,
-                                        on_party=lambda _: meter.advance())
+                                        on_party=done)
     except LendsimError as error:
         raise _fail_input(error) from None
+    except KeyboardInterrupt:
+        verdicts = ", ".join(f"{r.party} {'pass' if r.passed else 'FAIL'}" for r in finished)
+        _console.print(f"\n[bold red]interrupted[/] after {len(finished)} of {len(parties)} "
+                       f"contract(s){': ' + verdicts if verdicts else ''}; no report file "
+                       "written", highlight=False)
+        raise typer.Exit(INTERRUPTED) from None
     _console.print(report.text(), markup=False, soft_wrap=True)
     if junit_file is not None:
         write_report(junit_file, report.junit())

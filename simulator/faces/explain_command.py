@@ -68,7 +68,8 @@ def _verdict(result: ScenarioResult, console: Console) -> None:
     planted = f" — defects planted: {', '.join(result.defects)}" if result.defects else ""
     _say(console, f"{'pass' if result.passed else 'FAIL'} {scenario.id}{planted}", first="",
          rest="  ", style="green" if result.passed else "bold red")
-    _say(console, f"file {scenario.file or '(none)'}")
+    console.print(f"  file {scenario.file or '(none)'}", highlight=False, markup=False,
+                  soft_wrap=True)  # whole, as the user gave it
     _say(console, f"{result.events} journal entries, digest {result.digest[:16]}")
     for line in result.reasons():
         _say(console, redact(line))

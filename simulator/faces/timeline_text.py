@@ -4,7 +4,8 @@ Each line is a local time, a lane, a gutter and what happened, with the journal
 entry's number at the right edge; a day starts with its date and UTC offset.
 In the gutter ``┃`` means a fault window covers that lane then and ``!`` that
 the entry is evidence of a violation; a violation itself is a ``▲`` line right
-under the entry that shows it. Long lines wrap under their text, never cut.
+under the entry that shows it. Long lines wrap under their text, never cut. On a day
+its offset changes (daylight saving time) each line also shows its offset.
 """
 
 from __future__ import annotations
@@ -59,10 +60,13 @@ def _lines(prefix: str, text: str, seq: str, width: int) -> list[tuple[str, str]
     return out
 
 
-def _mark_lines(mark: Mark, timeline: Timeline, width: int) -> list[Text]:
+def _mark_lines(mark: Mark, timeline: Timeline, width: int, *, offset: bool) -> list[Text]:
     gutter = ("┃" if _covered(mark, timeline.windows) else " ") + ("!" if mark.flags else " ")
     when = mark.at.strftime("%H:%M")
     text = mark.text
+    if offset:  # a day whose offset changes: its 01:00 may happen twice
+        zone = mark.at.strftime("%z")
+        text = f"[{zone[:3]}:{zone[3:]}] {text}"
     if mark.count > 1:
         text += f" ×{mark.count}, the last {moment(mark.until, timeline.zone)}"
     seq = f"#{mark.seqs[0]}" if mark.seqs else ""
@@ -114,6 +118,7 @@ def render_text(timeline: Timeline, *, width: int = 80) -> list[Text]:
     for flag in timeline.flags:
         flags_at.setdefault(flag.anchor, []).append(flag)
     day: date | None = None
+    offsets = ""
     for item in timeline.items:
         if isinstance(item, Quiet):
             lines.extend(_quiet_lines(item, timeline, width))
@@ -121,9 +126,10 @@ def render_text(timeline: Timeline, *, width: int = 80) -> list[Text]:
             continue
         if item.at.date() != day:
             day = item.at.date()
-            lines.append(Text(f" {day.isoformat()} {day.strftime('%a')} "
-                              f"{offset_of(day, zone)}", style="bold"))
-        lines.extend(_mark_lines(item, timeline, width))
+            offsets = offset_of(day, zone)
+            lines.append(Text(f" {day.isoformat()} {day.strftime('%a')} {offsets}",
+                              style="bold"))
+        lines.extend(_mark_lines(item, timeline, width, offset="→" in offsets))
         for seq in item.seqs:
             for flag in flags_at.pop(seq, []):
                 lines.extend(_flag_lines(flag, width))

@@ -7,9 +7,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from simulator.faces.batch import Job, run_job
 from simulator.faces.explain import Explanation
 from simulator.faces.timeline_text import offset_of, render_text
+from simulator.scenarios.loader import load_scenario_text
 from tests.support.explained import explained_run
+from tests.support.scenario_text import borrower, repay, scenario_text
 
 NEW_YORK = ZoneInfo("America/New_York")
 
@@ -74,3 +77,17 @@ def test_offset_of_a_day_names_a_daylight_saving_change() -> None:
     assert offset_of(date(2026, 7, 15), NEW_YORK) == "-04:00"
     assert offset_of(date(2026, 3, 8), NEW_YORK) == "-05:00→-04:00"
     assert offset_of(date(2026, 11, 1), NEW_YORK) == "-04:00→-05:00"
+
+
+def test_lines_on_a_daylight_saving_day_carry_their_offset() -> None:
+    """On the day New York falls back, each line names its offset: 01:00 happens twice."""
+    text = scenario_text(jurisdiction="US", start="2026-10-01T09:00", until="2026-11-10",
+                         borrowers=[borrower("dana", disbursed="2026-10-01")],
+                         steps=[repay("2026-11-01T23:30", borrower="dana")])
+    _, explained = run_job(Job(load_scenario_text(text), explain=True))
+    assert explained is not None
+    lines = [line.plain for line in render_text(explained.timelines[0])]
+    start = lines.index(" 2026-11-01 Sun -04:00→-05:00")
+    day = lines[start + 1:lines.index(" 2026-11-02 Mon -05:00")]
+    marks = [line for line in day if line.startswith("  ") and line[2:4].isdigit()]
+    assert marks and all("[-04:00]" in line or "[-05:00]" in line for line in marks)
