@@ -205,7 +205,7 @@ def run(
                                f"{', '.join(map(repr, unheard))}")
         work = [Job(s, defects, strict_contracts, html_file is not None, picks, utc)
                 for s in scenarios]
-        with Meter(_status, len(work), "scenarios", unit="scenarios") as meter:
+        with Meter(_status, len(work), "running", unit="scenarios") as meter:
             batch = run_batch(work, workers=workers, meter=meter)
     except LendsimError as error:
         raise _fail_input(error) from None
@@ -417,7 +417,7 @@ def contracts_test(
             finished.append(party_report)
             meter.advance()
 
-        with Meter(_status, len(parties), "contracts", unit="contracts") as meter:
+        with Meter(_status, len(parties), "contract suite", unit="contracts") as meter:
             report = run_contract_suite(parties, url=url, seed=seed, max_examples=max_examples,
                                         keyring=keyring, key_id=key_id, defects=chosen,
                                         on_party=done)
