@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import shutil
 import signal
@@ -224,14 +225,23 @@ def test_quiet_prints_only_failures_and_the_count(tmp_path: Path) -> None:
 
 
 def test_defects_lists_the_catalogue() -> None:
-    """``lendsim defects`` lists all 15 defects, one per line, each with its mistake."""
-    result = invoke("defects")
+    """``lendsim defects`` lists all 15 defects, one per line on a wide page, with its mistake."""
+    result = CliRunner().invoke(app, ["defects"], env={"COLUMNS": "200"})
     assert result.exit_code == 0
     lines = result.stdout.strip().splitlines()
     assert len(lines) == 15
     assert [line.split()[0] for line in lines] == list(DEFECTS)
     for line, defect in zip(lines, DEFECTS.values(), strict=True):
         assert line.endswith(defect.mistake)
+
+
+def test_defects_list_wraps_to_80_columns() -> None:
+    """On an 80-column page each mistake wraps under itself; every line fits."""
+    result = CliRunner().invoke(app, ["defects"], env={"COLUMNS": "80"})
+    lines = result.stdout.splitlines()
+    assert len(lines) > 15 and all(len(line) <= 80 for line in lines)
+    names = [line.split()[0] for line in lines if not line.startswith(" ")]
+    assert names == list(DEFECTS)
 
 
 @pytest.mark.skipif(shutil.which("lendsim") is None, reason="the lendsim command is not installed")
@@ -256,7 +266,8 @@ def test_module_is_runnable_without_console_script(tmp_path: Path) -> None:
     """``python -m simulator.faces.cli defects`` works too (the module has a __main__ guard)."""
     ran = subprocess.run([sys.executable, "-m", "simulator.faces.cli", "defects"],
                          capture_output=True, text=True, timeout=60, check=False,
-                         cwd=Path(__file__).resolve().parents[2])
+                         cwd=Path(__file__).resolve().parents[2],
+                         env={**os.environ, "COLUMNS": "200"})
     assert ran.returncode == 0, ran.stderr
     assert len(ran.stdout.strip().splitlines()) == 15
 
