@@ -7,8 +7,10 @@ run in one process.
 
 Whose timelines: every borrower the user picked (``--borrower``), then the
 borrowers named in violations — the ones the scenario's steps name first, then
-in the order of the violations — up to :data:`TIMELINES_PER_SCENARIO`; a
-passing run with no pick shows the borrowers its steps name, else its first.
+in the order of the violations — up to :data:`TIMELINES_PER_SCENARIO` (up to
+:data:`TIMELINES_WHEN_EXPECTED` on a passing run, whose violations are all
+expected); a run with no violation and no pick shows the borrower its steps name
+first, else its first borrower.
 """
 
 from __future__ import annotations
@@ -23,11 +25,13 @@ from simulator.scenarios.model import Check, Dispute, Repay, Scenario
 from simulator.world.runner import ScenarioResult
 from simulator.world.world import World
 
-__all__ = ["TIMELINES_PER_SCENARIO", "Explanation", "choose_borrowers", "explain_world",
-           "named_in_steps", "unknown_borrowers"]
+__all__ = ["TIMELINES_PER_SCENARIO", "TIMELINES_WHEN_EXPECTED", "Explanation",
+           "choose_borrowers", "explain_world", "named_in_steps", "unknown_borrowers"]
 
 #: the most timelines a report draws per scenario beyond the ones the user picked
 TIMELINES_PER_SCENARIO = 50
+#: … and per passing scenario, whose violations are all ones it declares (expected)
+TIMELINES_WHEN_EXPECTED = 10
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,8 @@ def choose_borrowers(result: ScenarioResult, picks: Sequence[str] = (), *,
         if v.borrower is not None))
     steps = [b for b in named_in_steps(scenario) if b in known]
     named = [b for b in steps if b in violators] + [b for b in violators if b not in steps]
+    if result.passed:
+        limit = min(limit, TIMELINES_WHEN_EXPECTED)
     chosen = [p for p in dict.fromkeys(picks) if p in known]
     chosen += [b for b in named if b not in chosen][:limit]
     if not chosen and not picks:

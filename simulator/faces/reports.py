@@ -212,7 +212,7 @@ def print_matrix(matrix: Matrix, console: Console) -> None:
         shown = ", ".join(f"[yellow]{n}*[/]" if n in noisy else n for n in fired) or "—"
         row = [defect, f"{len(catches)}" if catches else "[bold red]0[/]", shown]
         if wide:
-            row.append(", ".join(c.scenario for c in catches[:2]))
+            row.append("\n".join(c.scenario for c in catches[:2]))
         table.add_row(*row)
     console.print(table)
     for scenario in matrix.baseline_failures:

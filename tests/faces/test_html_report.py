@@ -140,3 +140,21 @@ def test_picked_borrower_is_drawn() -> None:
     result, explanation = explained_run(defects=(), picks=("b0002",))
     page = html_report([result], [explanation])
     assert 'data-borrower="b0002"' in page
+
+
+def test_a_passing_run_with_expected_violations_draws_fewer_timelines() -> None:
+    """All of a passing run's violations are expected: at most TIMELINES_WHEN_EXPECTED
+    timelines are drawn, the scenario's own borrower first; the page lists the others."""
+    from simulator.faces.explain import TIMELINES_WHEN_EXPECTED, choose_borrowers
+
+    result, explanation = explained_run(
+        scenario="incident-crowd", expected=("no_false_overdue", "no_false_overdue_sms"),
+        crowd=12)
+    assert result.passed and explanation is not None
+    chosen, named = choose_borrowers(result, limit=50)
+    assert len(named) == 13 and named[0] == "alice"
+    assert chosen == named[:TIMELINES_WHEN_EXPECTED] == \
+        [t.borrower for t in explanation.timelines]
+    page = html_report([result], [explanation])
+    assert page.count('<svg class="timeline"') == TIMELINES_WHEN_EXPECTED
+    assert "also named in violations: b0010, b0011, b0012" in page

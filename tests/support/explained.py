@@ -22,13 +22,14 @@ INCIDENT_STEPS = [*docking_outage("2026-02-01T08:00", "3d"), repay("2026-02-01T2
 
 def explained_run(defects: tuple[str, ...] = ("bank.reports_without_reconciliation",), *,
                   picks: tuple[str, ...] = (), utc: bool = False,
-                  scenario: str = "incident-small", expected: tuple[str, ...] = ()) -> Done:
+                  scenario: str = "incident-small", expected: tuple[str, ...] = (),
+                  crowd: int = 3) -> Done:
     """Run the small incident and explain it (timelines and evidence); ``expected``: the
-    violations the scenario declares."""
+    violations the scenario declares; ``crowd``: how many generated borrowers join alice."""
     extra = {"expect": {"violations": list(expected)}} if expected else {}
     text = scenario_text(
         scenario=scenario, until="2026-03-05",
-        borrowers=[borrower(id_number=ID_NUMBER, principal="1200.00"), generated(3)],
+        borrowers=[borrower(id_number=ID_NUMBER, principal="1200.00"), generated(crowd)],
         steps=INCIDENT_STEPS, **extra)
     loaded = load_scenario_text(text, file=f"scenarios/{scenario}.yaml")
     return run_job(Job(loaded, defects, explain=True, picks=picks, utc=utc))
