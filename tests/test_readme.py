@@ -165,3 +165,23 @@ def test_every_command_has_its_exit_codes() -> None:
     assert commands == rows, (commands, rows)
     assert "| `lendsim defects --matrix` |" in README
     assert "130: Ctrl-C" in README
+
+
+def test_explain_example_is_what_explain_prints(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every line of the README's ``lendsim explain`` excerpt is a line the command prints on
+    an 80-column terminal, in the same order."""
+    from typer.testing import CliRunner
+
+    example = code_block(section("Seeing what happened"), "console").splitlines()
+    command, *shown = example
+    assert command == "$ lendsim explain docking-failure-correct-bank"
+    monkeypatch.chdir(ROOT)
+    result = CliRunner().invoke(app, command.split()[2:], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    printed = result.stdout.splitlines()
+    position = 0
+    for line in shown:
+        if line == "…":
+            continue
+        assert line in printed[position:], line
+        position = printed.index(line, position) + 1
