@@ -1,13 +1,22 @@
 """The ``lendsim`` command (README, "Command line").
 
-Exit status: 0 when every scenario passes, 1 when any fails, 2 for bad input
-(a malformed scenario file, an unknown defect, a missing path) — bad input
-gets a one-line message naming the place, never a traceback.
+One function per command; the options several commands share are defined once
+below. Exit status: 0 when every scenario passes (or every contract conforms,
+or every defect is caught), 1 when any fails, 2 for bad input (a malformed
+scenario file, an unknown defect or borrower, a missing path), 130 when Ctrl-C
+stopped the work — bad input gets a one-line message naming the place, never a
+traceback. Progress goes to stderr, and only on a terminal.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
+import textwrap
+from collections.abc import Sequence
+from datetime import UTC, datetime, tzinfo
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Annotated
 
@@ -18,10 +27,16 @@ from rich.markup import escape
 from simulator.core.errors import LendsimError
 from simulator.core.locator import data_path
 from simulator.core.privacy import redact
+from simulator.faces.batch import Job, run_batch
+from simulator.faces.cli_help import CONTEXT, Command, Group
+from simulator.faces.explain import unknown_borrowers
+from simulator.faces.explain_command import explain_scenario, find_scenario, handles
+from simulator.faces.html_report import RunFacts, html_report
+from simulator.faces.progress import Meter
 from simulator.faces.reports import (
     check_report_path,
-    html_report,
     junit_report,
+    matrix_junit,
     print_matrix,
     print_summary,
     write_json,
@@ -29,23 +44,90 @@ from simulator.faces.reports import (
 )
 from simulator.scenarios.defects import DEFECTS, validate_defects
 from simulator.scenarios.loader import load_all, load_scenario
-from simulator.world.matrix import defect_matrix
-from simulator.world.runner import ScenarioResult, run_scenario
+from simulator.scenarios.model import Scenario
+from simulator.scenarios.select import selector
+from simulator.world.matrix import defect_matrix, matrix_jobs
+from simulator.world.pool import Interrupted, default_jobs
 
 __all__ = ["app", "main"]
 
+#: the exit status after Ctrl-C (128 + SIGINT)
+INTERRUPTED = 130
+
 app = typer.Typer(
     name="lendsim",
+    cls=Group,
     help="Lender-integration simulator: run time-travelling scenarios against a simulated "
          "bank, credit bureau and platform, and prove no borrower is falsely reported overdue.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings=CONTEXT,
 )
 
-# Reports piped to a file or CI log get a wide page rather than rich's 80 columns.
-_console = Console(highlight=False, width=None if sys.stdout.isatty() else 132)
+#: the width of a page piped to a file or CI log (a terminal's own width is used on one)
+_PIPED_WIDTH = 132
+_console = Console(highlight=False)
 _errors = Console(stderr=True, highlight=False)
+#: where progress bars go (stderr: stdout stays the report)
+_status = Console(stderr=True, highlight=False)
+
+
+# -- options more than one command takes ---------------------------------------------------
+Paths = Annotated[list[Path] | None, typer.Argument(
+    help="Scenario files or folders (default: scenarios/, else the built-in library).",
+    show_default=False, metavar="PATH")]
+Defects = Annotated[list[str] | None, typer.Option(
+    "--defect", metavar="NAME", show_default=False,
+    help="Plant this defect (repeatable; see `lendsim defects`).")]
+Jobs = Annotated[int, typer.Option(
+    "--jobs", "-j", metavar="N", show_default=False,
+    help="Worker processes (default: one per core).")]
+Borrowers = Annotated[list[str] | None, typer.Option(
+    "--borrower", metavar="ID", show_default=False,
+    help="Also draw this borrower's timeline (repeatable).")]
+Utc = Annotated[bool, typer.Option("--utc", help="Show instants in UTC, not local time.")]
+JsonFile = Annotated[Path | None, typer.Option(
+    "--json", metavar="FILE", help="Write a JSON report here.", show_default=False)]
+JunitFile = Annotated[Path | None, typer.Option(
+    "--junit", metavar="FILE", help="Write a JUnit XML report here.", show_default=False)]
+HtmlFile = Annotated[Path | None, typer.Option(
+    "--html", metavar="FILE", help="Write the HTML report here.", show_default=False)]
+Strict = Annotated[bool, typer.Option(
+    "--strict-contracts", help="Check every request and response between parties against "
+                               "contracts/; a violation fails the scenario.")]
+
+
+def _version() -> str:
+    try:
+        return version("lendsim")
+    except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return "unknown"
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        _console.print(f"lendsim {_version()}", markup=False)
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(version_: Annotated[bool, typer.Option(
+        "--version", is_eager=True, callback=_show_version,
+        help="Print lendsim's version and exit.")] = False) -> None:
+    """Lender-integration simulator: run time-travelling scenarios against a simulated bank,
+    credit bureau and platform, and prove no borrower is falsely reported overdue."""
+    _console.width = _page_width()
+
+
+def _page_width() -> int:
+    """``$COLUMNS`` if set, else the terminal's width, else a wide page for logs and files."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    if sys.stdout.isatty():
+        return shutil.get_terminal_size().columns
+    return _PIPED_WIDTH
 
 
 def default_paths() -> list[Path]:
@@ -62,122 +144,245 @@ def _fail_input(error: LendsimError) -> typer.Exit:
     return typer.Exit(2)
 
 
-@app.command()
-def run(
-    paths: Annotated[list[Path] | None, typer.Argument(
-        help="Scenario files or folders (default: scenarios/, else the built-in library).",
-        show_default=False)] = None,
-    defect: Annotated[list[str] | None, typer.Option(
-        "--defect", help="Plant this defect in every run (repeatable; see `lendsim defects`).",
-        show_default=False)] = None,
-    json_file: Annotated[Path | None, typer.Option(
-        "--json", help="Write a JSON report here.", show_default=False)] = None,
-    junit_file: Annotated[Path | None, typer.Option(
-        "--junit", help="Write a JUnit XML report here.", show_default=False)] = None,
-    html_file: Annotated[Path | None, typer.Option(
-        "--html", help="Write an HTML report here.", show_default=False)] = None,
-    quiet: Annotated[bool, typer.Option(
-        "--quiet", "-q", help="Print only failures and the closing count.")] = False,
-    strict_contracts: Annotated[bool, typer.Option(
-        "--strict-contracts", help="Check every request and response between parties against "
-                                   "contracts/; a violation fails the scenario.")] = False,
-) -> None:
-    """Run scenarios and check every invariant; exit 0 if all pass, 1 if any fails."""
+def _check_reports(**reports: Path | None) -> None:
+    """Refuse report paths that cannot be written before anything runs (``json_file=…``)."""
+    for name, path in reports.items():
+        if path is not None:
+            check_report_path(f"--{name.removesuffix('_file')}", path)
+
+
+def _write(path: Path, text: str) -> None:
+    """Write a report; a path that turned out unwritable is bad input (exit 2)."""
     try:
-        for option, report in (("--json", json_file), ("--junit", junit_file),
-                               ("--html", html_file)):
-            if report is not None:
-                check_report_path(option, report)
-        defects = validate_defects(defect or ())
-        loaded = load_all(paths or default_paths())
+        write_report(path, text)
     except LendsimError as error:
         raise _fail_input(error) from None
+
+
+def _files(paths: Sequence[Path] | None) -> list[Path]:
+    """The scenario files under ``paths``, every one of them valid (else every mistake is
+    raised at once); non-scenario YAML is skipped with a note."""
+    loaded = load_all(list(paths or default_paths()))
     for note in loaded.skipped:
         _errors.print(f"note: {redact(note)}", markup=False, soft_wrap=True)
-    scenarios = loaded.scenarios
+    return list(loaded.files)
+
+
+def _workers(jobs: int) -> int:
+    """``-j N``: N worker processes; 0 (the default) one per core."""
+    if jobs < 0:
+        raise LendsimError(f"-j/--jobs must be 0 (one per core) or more (got {jobs})")
+    return jobs or default_jobs()
+
+
+def _interrupted_early() -> typer.Exit:
+    """Ctrl-C before any scenario ran (while loading them)."""
+    _console.print("\n[bold red]interrupted[/] before any scenario ran\n\n0 passed, 0 failed",
+                   highlight=False)
+    return typer.Exit(INTERRUPTED)
+
+
+def _zone(utc: bool) -> tzinfo | None:
+    return UTC if utc else None
+
+
+def _load(paths: Sequence[Path] | None, expression: str | None) -> list[Scenario]:
+    """The scenarios under ``paths`` that ``expression`` (``-k``) selects; bad input raises."""
+    where = list(paths or default_paths())
+    chosen = selector(expression) if expression is not None else None
+    loaded = load_all(where)
+    for note in loaded.skipped:
+        _errors.print(f"note: {redact(note)}", markup=False, soft_wrap=True)
+    scenarios = list(loaded.scenarios)
     if not scenarios:
-        where = ", ".join(str(p) for p in paths or default_paths())
-        raise _fail_input(LendsimError(
-            f"no scenario files found in {where} (looked for *.yaml and *.yml)"))
-    results: list[ScenarioResult] = []
-    try:
-        for scenario in scenarios:
-            results.append(run_scenario(scenario, defects, strict_contracts=strict_contracts))
-    except LendsimError as error:
-        raise _fail_input(error) from None
-    print_summary(results, _console, table_too=not quiet)
-    try:
-        if json_file is not None:
-            write_json(json_file, results)
-        if junit_file is not None:
-            write_report(junit_file, junit_report(results))
-        if html_file is not None:
-            write_report(html_file, html_report(results))
-    except LendsimError as error:
-        raise _fail_input(error) from None
-    raise typer.Exit(0 if all(r.passed for r in results) else 1)
+        raise LendsimError(f"no scenario files found in {', '.join(map(str, where))} "
+                           "(looked for *.yaml and *.yml)")
+    if chosen is not None:
+        scenarios = [s for s in scenarios if chosen(s)]
+        if not scenarios:
+            raise LendsimError(f"-k {expression!r} selects none of the scenarios in "
+                               f"{', '.join(map(str, where))}")
+    return scenarios
 
 
-@app.command()
+@app.command(cls=Command)
+def run(
+    paths: Paths = None,
+    defect: Defects = None,
+    json_file: JsonFile = None,
+    junit_file: JunitFile = None,
+    html_file: HtmlFile = None,
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", "-q", help="Print only failures and the closing count.")] = False,
+    strict_contracts: Strict = False,
+    jobs: Jobs = 0,
+    keyword: Annotated[str | None, typer.Option(
+        "-k", metavar="EXPR", show_default=False,
+        help="Only scenarios whose id contains a word, or with it as a tag or folder; words "
+             "combine with and, or, not, ( ).")] = None,
+    borrower: Borrowers = None,
+    utc: Utc = False,
+) -> None:
+    """Run scenarios and check every invariant; exit 0 if all pass, 1 if any fails."""
+    started = datetime.now().astimezone()
+    try:
+        _check_reports(json_file=json_file, junit_file=junit_file, html_file=html_file)
+        workers = _workers(jobs)
+        defects = validate_defects(defect or ())
+        scenarios = _load(paths, keyword)
+        picks = tuple(borrower or ())
+        unheard = [p for p in picks
+                   if all(p in unknown_borrowers(s, (p,)) for s in scenarios)]
+        if unheard:
+            raise LendsimError(f"--borrower: no scenario has a borrower "
+                               f"{', '.join(map(repr, unheard))}")
+        work = [Job(s, defects, strict_contracts, html_file is not None, picks, utc)
+                for s in scenarios]
+        with Meter(_status, len(work), "running", unit="scenarios") as meter:
+            batch = run_batch(work, workers=workers, meter=meter)
+    except LendsimError as error:
+        raise _fail_input(error) from None
+    except KeyboardInterrupt:
+        raise _interrupted_early() from None
+    zone = _zone(utc)
+    print_summary(batch.results, _console, table_too=not quiet, zone=zone,
+                  interrupted=batch.total if batch.interrupted else None)
+    if batch.interrupted:
+        raise typer.Exit(INTERRUPTED)
+    if json_file is not None:
+        try:
+            write_json(json_file, batch.results, zone=zone)
+        except LendsimError as error:
+            raise _fail_input(error) from None
+    if junit_file is not None:
+        _write(junit_file, junit_report(batch.results, defects=defects, zone=zone))
+    if html_file is not None:
+        facts = RunFacts(started, batch.seconds, defects, batch.workers, version=_version(),
+                         zone=zone)
+        _write(html_file, html_report(batch.results, batch.explanations, facts))
+    raise typer.Exit(0 if all(r.passed for r in batch.results) else 1)
+
+
+@app.command(cls=Command)
+def explain(
+    scenario: Annotated[str, typer.Argument(
+        help="A scenario file, or the id of a scenario in scenarios/ (else the library).",
+        metavar="SCENARIO", show_default=False)],
+    borrower: Borrowers = None,
+    defect: Defects = None,
+    html_file: HtmlFile = None,
+    strict_contracts: Strict = False,
+    utc: Utc = False,
+) -> None:
+    """Run one scenario and show a borrower's timeline; exit 0 if it passes, 1 if not."""
+    started = datetime.now().astimezone()
+    try:
+        _check_reports(html_file=html_file)
+        defects = validate_defects(defect or ())
+        chosen = find_scenario(scenario, default_paths())
+        picks = tuple(borrower or ())
+        missing = unknown_borrowers(chosen, picks)
+        if missing:
+            raise LendsimError(f"{chosen.id}: no borrower {', '.join(map(repr, missing))} "
+                               f"(its borrowers: {handles(chosen)})")
+        with Meter(_status, 1, f"running {chosen.id}", unit="scenario") as meter:
+            outcome = explain_scenario(chosen, defects, picks, strict_contracts=strict_contracts,
+                                       utc=utc, meter=meter, console=_console,
+                                       drawing=html_file is not None)
+    except LendsimError as error:
+        raise _fail_input(error) from None
+    if outcome is None:
+        _console.print("\n[bold red]interrupted[/]", highlight=False)
+        raise typer.Exit(INTERRUPTED)
+    result, explanation, seconds = outcome
+    if html_file is not None:
+        facts = RunFacts(started, seconds, defects, 1, version=_version(), zone=_zone(utc))
+        _write(html_file, html_report([result], [explanation], facts))
+    raise typer.Exit(0 if result.passed else 1)
+
+
+@app.command(cls=Command)
 def defects(
     matrix: Annotated[bool, typer.Option(
         "--matrix", help="Run the library once per defect and show which scenarios catch it; "
                          "exit 1 if any defect is caught by none.")] = False,
-    paths: Annotated[list[Path] | None, typer.Argument(
-        help="With --matrix: scenario files or folders (default: the library).",
-        show_default=False)] = None,
-    jobs: Annotated[int, typer.Option(
-        "--jobs", "-j", min=0, help="With --matrix: worker processes (0: one per core).")] = 0,
+    paths: Paths = None,
+    jobs: Jobs = 0,
     only: Annotated[list[str] | None, typer.Option(
-        "--defect", help="With --matrix: only these defects (repeatable; default: all).",
+        "--defect", metavar="NAME", help="With --matrix: only these defects (repeatable).",
         show_default=False)] = None,
+    json_file: JsonFile = None,
+    junit_file: JunitFile = None,
 ) -> None:
     """List the defect catalogue, or with --matrix prove the library catches every defect."""
     if not matrix:
-        width = max(len(name) for name in DEFECTS)
-        for name, item in DEFECTS.items():
-            _console.print(f"{name:<{width}}  {item.mistake}", markup=False)
+        _print_catalogue()
         return
     try:
+        _check_reports(json_file=json_file, junit_file=junit_file)
+        workers = _workers(jobs)
         chosen = validate_defects(only) if only else None
-        loaded = load_all(paths or default_paths())
+        files = _files(paths)
+        total = len(matrix_jobs(files, chosen))
+        with Meter(_status, total, "defect matrix", unit="runs") as meter:
+            result = defect_matrix(files, chosen, jobs=workers,
+                                   on_done=lambda *_: meter.advance(), tick=meter.tick)
     except LendsimError as error:
         raise _fail_input(error) from None
-    for note in loaded.skipped:
-        _errors.print(f"note: {redact(note)}", markup=False, soft_wrap=True)
-    files = loaded.files
-    result = defect_matrix(files, chosen, jobs=jobs or None)
+    except Interrupted as stop:
+        _console.print(f"\n[bold red]interrupted[/] after {len(stop.done)} of {stop.total} "
+                       "runs; no matrix drawn", highlight=False)
+        raise typer.Exit(INTERRUPTED) from None
     print_matrix(result, _console)
+    if json_file is not None:
+        import json
+
+        _write(json_file, json.dumps(result.as_dict(), indent=2) + "\n")
+    if junit_file is not None:
+        _write(junit_file, matrix_junit(result))
     raise typer.Exit(0 if result.complete else 1)
+
+
+def _print_catalogue() -> None:
+    """One defect a line — its mistake wrapped under itself when the page is narrow."""
+    width = max(len(name) for name in DEFECTS)
+    room = max(_console.width - width - 2, 20)
+    for name, item in DEFECTS.items():
+        lines = textwrap.wrap(item.mistake, room) or [""]
+        _console.print(f"{name:<{width}}  {lines[0]}", markup=False, soft_wrap=True)
+        for line in lines[1:]:
+            _console.print(f"{'':<{width}}  {line}", markup=False, soft_wrap=True)
 
 
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
-@app.command()
+@app.command(cls=Command)
 def serve(
     scenario: Annotated[Path | None, typer.Argument(
-        help="A scenario file for the world (default: an empty world).",
+        help="A scenario file for the world (default: an empty world).", metavar="SCENARIO",
         show_default=False)] = None,
     host: Annotated[str, typer.Option(
-        "--host", help="Address to listen on (loopback unless you mean otherwise).")
-    ] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port.")] = 8765,
+        "--host", metavar="ADDR", help="Address to listen on (loopback unless you mean "
+                                       "otherwise).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, metavar="N",
+                                      help="Port.")] = 8765,
     jurisdiction: Annotated[str, typer.Option(
-        "--jurisdiction", help="Of an empty world: CN or US.")] = "CN",
+        "--jurisdiction", metavar="CN|US", help="Of an empty world: CN or US.")] = "CN",
     start: Annotated[str | None, typer.Option(
-        "--start", help="Of an empty world: its first instant (local time unless an offset "
-                        "is given; default 2026-01-01T09:00).", show_default=False)] = None,
-    defect: Annotated[list[str] | None, typer.Option(
-        "--defect", help="Plant this defect in the world (repeatable).",
-        show_default=False)] = None,
+        "--start", metavar="INSTANT", help="Of an empty world: its first instant (local time "
+                                           "unless an offset is given; default "
+                                           "2026-01-01T09:00).", show_default=False)] = None,
+    defect: Defects = None,
     keys: Annotated[Path | None, typer.Option(
-        "--keys", help='Partner keys, a JSON file {"key id": "secret"} (default: the test '
-                       "keyring).", show_default=False)] = None,
+        "--keys", metavar="FILE", help='Partner keys, a JSON file {"key id": "secret"} '
+                                       "(default: the test keyring).",
+        show_default=False)] = None,
     state: Annotated[Path | None, typer.Option(
-        "--state", help="Keep the world in this folder (party databases, clock, faults, "
-                        "replay cache) so it survives a restart, even kill -9; a world found "
-                        "there is resumed (default: in memory).", show_default=False)] = None,
+        "--state", metavar="DIR", help="Keep the world in this folder (party databases, clock, "
+                                       "faults, replay cache) so it survives a restart, even "
+                                       "kill -9; a world found there is resumed (default: in "
+                                       "memory).", show_default=False)] = None,
 ) -> None:
     """Serve a world over HTTP: the sandbox at /, each party under /<party> (signed requests)."""
     import uvicorn
@@ -208,30 +413,31 @@ def serve(
         sandbox.close()
 
 
-contracts_app = typer.Typer(help="Contract tests of the HTTP faces.", no_args_is_help=True)
+contracts_app = typer.Typer(cls=Group, help="Contract tests of the HTTP faces.",
+                            no_args_is_help=True, context_settings=CONTEXT)
 app.add_typer(contracts_app, name="contracts")
 
 
-@contracts_app.command("test")
+@contracts_app.command("test", cls=Command)
 def contracts_test(
     party: Annotated[list[str] | None, typer.Option(
-        "--party", help="bank, platform, bureau, sms or sandbox (repeatable; default: all).",
-        show_default=False)] = None,
+        "--party", metavar="NAME", help="bank, platform, bureau, sms or sandbox (repeatable; "
+                                        "default: all).", show_default=False)] = None,
     url: Annotated[str | None, typer.Option(
-        "--url", help="A live server laid out like `lendsim serve` (default: in process).",
-        show_default=False)] = None,
-    junit_file: Annotated[Path | None, typer.Option(
-        "--junit", help="Write a JUnit XML report here.", show_default=False)] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the generated requests.")] = 0,
+        "--url", metavar="BASE_URL", help="A live server laid out like `lendsim serve` "
+                                          "(default: in process).", show_default=False)] = None,
+    junit_file: JunitFile = None,
+    seed: Annotated[int, typer.Option("--seed", metavar="N",
+                                      help="Seed of the generated requests.")] = 0,
     max_examples: Annotated[int, typer.Option(
-        "--max-examples", help="Generated requests per operation and phase.")] = 10,
-    defect: Annotated[list[str] | None, typer.Option(
-        "--defect", help="In process: plant this defect in the world (repeatable).",
-        show_default=False)] = None,
+        "--max-examples", metavar="N", help="Generated requests per operation and phase.")] = 10,
+    defect: Defects = None,
     keys: Annotated[Path | None, typer.Option(
-        "--keys", help='Sign with keys from this JSON file {"key id": "secret"} (default: '
-                       "the test keyring).", show_default=False)] = None,
-    key_id: Annotated[str, typer.Option("--key-id", help="The key to sign with.")] = "partner",
+        "--keys", metavar="FILE", help='Sign with keys from this JSON file {"key id": '
+                                       '"secret"} (default: the test keyring).',
+        show_default=False)] = None,
+    key_id: Annotated[str, typer.Option("--key-id", metavar="ID",
+                                        help="The key to sign with.")] = "partner",
 ) -> None:
     """Check each HTTP face against its contract; exit 0 if all conform, 1 if not, 2 bad input.
 
@@ -243,29 +449,40 @@ def contracts_test(
 
     try:
         from simulator.faces.contract_suite import run_contract_suite
+        from simulator.faces.contract_suite.report import PartyReport
     except ModuleNotFoundError as missing:  # an install without lendsim's dependencies
         raise _fail_input(LendsimError(
             f"lendsim contracts test needs the {missing.name} package, one of lendsim's "
             "dependencies: reinstall lendsim (pip install lendsim)")) from None
+    parties = tuple(party or DOCUMENTS)
     try:
-        if junit_file is not None:
-            check_report_path("--junit", junit_file)
+        _check_reports(junit_file=junit_file)
         chosen = validate_defects(defect or ())
         if url is not None and chosen:
             raise LendsimError("--defect plants defects in lendsim's own world; "
                                "it cannot go with --url")
         keyring = Keyring.from_file(keys) if keys is not None else Keyring.for_testing()
-        report = run_contract_suite(tuple(party or DOCUMENTS), url=url, seed=seed,
-                                    max_examples=max_examples, keyring=keyring,
-                                    key_id=key_id, defects=chosen)
+        finished: list[PartyReport] = []
+
+        def done(party_report: PartyReport) -> None:
+            finished.append(party_report)
+            meter.advance()
+
+        with Meter(_status, len(parties), "contract suite", unit="contracts") as meter:
+            report = run_contract_suite(parties, url=url, seed=seed, max_examples=max_examples,
+                                        keyring=keyring, key_id=key_id, defects=chosen,
+                                        on_party=done)
     except LendsimError as error:
         raise _fail_input(error) from None
+    except KeyboardInterrupt:
+        verdicts = ", ".join(f"{r.party} {'pass' if r.passed else 'FAIL'}" for r in finished)
+        _console.print(f"\n[bold red]interrupted[/] after {len(finished)} of {len(parties)} "
+                       f"contract(s){': ' + verdicts if verdicts else ''}; no report file "
+                       "written", highlight=False)
+        raise typer.Exit(INTERRUPTED) from None
     _console.print(report.text(), markup=False, soft_wrap=True)
     if junit_file is not None:
-        try:
-            write_report(junit_file, report.junit())
-        except LendsimError as error:
-            raise _fail_input(error) from None
+        _write(junit_file, report.junit())
     raise typer.Exit(0 if report.passed else 1)
 
 
@@ -274,7 +491,8 @@ def main() -> None:
     try:
         app()
     except KeyboardInterrupt:
-        sys.exit(130)
+        _errors.print("interrupted", markup=False)
+        sys.exit(INTERRUPTED)
 
 
 if __name__ == "__main__":

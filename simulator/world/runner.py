@@ -13,6 +13,7 @@ violation as its ``error``.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -142,15 +143,29 @@ class ScenarioResult:
 
 
 def run_scenario(scenario: Scenario, defects: tuple[str, ...] = (), *,
-                 strict_contracts: bool = False) -> ScenarioResult:
+                 strict_contracts: bool = False,
+                 progress: Callable[[float], None] | None = None,
+                 inspect: Callable[[World, ScenarioResult], None] | None = None
+                 ) -> ScenarioResult:
     """Build a world for ``scenario`` (with ``defects`` planted too) and run it; with
-    ``strict_contracts`` every payload is checked against its contract."""
+    ``strict_contracts`` every payload is checked against its contract.
+
+    ``progress`` is told the share of the virtual time run so far (see
+    :meth:`World.run`); ``inspect`` sees the finished world and the verdict while the
+    journal is still open (a report reads the journal there), before it is closed.
+    """
     began = time.perf_counter()
     world = World(scenario, defects, strict_contracts=strict_contracts)
-    outcome = world.run(scenario.expect.invariants)
-    return ScenarioResult(
-        scenario=scenario, defects=tuple(sorted(world.defects)), digest=outcome.digest,
-        events=outcome.events, seconds=time.perf_counter() - began,
-        violations=outcome.violations, checks=outcome.checks, evidence=outcome.evidence,
-        error=outcome.error, unfired=outcome.unfired,
-    )
+    try:
+        outcome = world.run(scenario.expect.invariants, progress=progress)
+        result = ScenarioResult(
+            scenario=scenario, defects=tuple(sorted(world.defects)), digest=outcome.digest,
+            events=outcome.events, seconds=time.perf_counter() - began,
+            violations=outcome.violations, checks=outcome.checks, evidence=outcome.evidence,
+            error=outcome.error, unfired=outcome.unfired,
+        )
+        if inspect is not None:
+            inspect(world, result)
+    finally:
+        world.journal.close()
+    return result
