@@ -75,6 +75,9 @@ class Posting(NamedTuple):
     applied: int
     refunded: int
     loan_id: str
+    #: when the bank says it received the repayment (its own claim: used only for a posting
+    #: the world never saw it answer for)
+    received: datetime | None = None
 
 
 class PostingSeen(NamedTuple):

@@ -444,7 +444,7 @@ def contracts_test(
     Schemathesis (examples, boundary values, random, stateful) plus lendsim's own checks.
 
     Requests are signed with a partner key; the report shows each reproduction unsigned."""
-    from simulator.wire.contracts import DOCUMENTS
+    from simulator.wire.contracts import SERVED
     from simulator.wire.signing import Keyring
 
     try:
@@ -454,7 +454,7 @@ def contracts_test(
         raise _fail_input(LendsimError(
             f"lendsim contracts test needs the {missing.name} package, one of lendsim's "
             "dependencies: reinstall lendsim (pip install lendsim)")) from None
-    parties = tuple(party or DOCUMENTS)
+    parties = tuple(party or SERVED)
     try:
         _check_reports(junit_file=junit_file)
         chosen = validate_defects(defect or ())

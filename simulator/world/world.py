@@ -20,7 +20,7 @@ dispute at the bureau). A violation stops the run, which fails with the
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
@@ -32,13 +32,13 @@ from simulator.checks.invariants import check_all
 from simulator.checks.oracle import Oracle
 from simulator.core.calendars import jurisdiction as jurisdiction_of
 from simulator.core.clock import Clock, Scheduler
-from simulator.core.errors import ContractError
+from simulator.core.errors import ContractError, LendsimError
 from simulator.core.rng import Streams, derive_seed
-from simulator.core.topology import LINKS
+from simulator.core.topology import LINKS, ROLES
 from simulator.engine.journal import Journal
 from simulator.engine.links import ActiveFault, Body, Link, Response
 from simulator.parties.bank import Bank
-from simulator.parties.base import Env, Party
+from simulator.parties.base import Env
 from simulator.parties.bureau import Bureau
 from simulator.parties.platform import Platform
 from simulator.parties.sms import Sms
@@ -56,11 +56,14 @@ from simulator.wire.contracts import Contracts, load_contracts
 from simulator.world.borrowing import BorrowerLedgers
 from simulator.world.network import PaymentNetwork
 from simulator.world.observe import Observer
+from simulator.world.roles import Role, Stage, SystemFactory
 
 __all__ = ["CheckResult", "World", "WorldOutcome"]
 
 #: the loan number the world asks the bank to book a borrower's loan under
 LOAN_ID_PREFIX = "L-"
+#: loans booked per loan file (the bank contract's limit)
+_LOAN_FILE = 500
 _PAY_WINDOW_START = 8 * 60  # 08:00 local
 _PAY_WINDOW_MINUTES = 15 * 60  # until 23:00
 #: how much virtual time runs between two reports to a progress watcher
@@ -102,7 +105,8 @@ class World:
     """Build with a scenario (and extra defects), then :meth:`run`."""
 
     def __init__(self, scenario: Scenario, defects: tuple[str, ...] = (), *,
-                 strict_contracts: bool = False, state: Path | None = None) -> None:
+                 strict_contracts: bool = False, state: Path | None = None,
+                 systems: Mapping[str, SystemFactory] | None = None) -> None:
         self.scenario = scenario
         self.defects = frozenset(validate_defects(
             (*scenario.defects, *defects), where=str(scenario.file or scenario.id)))
@@ -125,26 +129,36 @@ class World:
         #: called before a borrower acts (repays, disputes), with the instant: a served world
         #: that survives restarts records how far it got, so no action is ever repeated
         self.before_action: Callable[[datetime], None] | None = None
+        self.contracts: Contracts | None = load_contracts() if strict_contracts else None
+        self.systems = dict(systems or {})
+        unknown = sorted(set(self.systems) - set(ROLES))
+        if unknown:
+            raise LendsimError(f"no role {', '.join(unknown)} for a system under test "
+                               f"(roles: {', '.join(ROLES)})")
+        stage = Stage(scenario=scenario, jurisdiction=self.jurisdiction, clock=self.clock,
+                      scheduler=self.scheduler, journal=self.journal, links=self.links,
+                      network=self.network, contracts=self.contracts)
         first_day = self.clock.local().date()
-        self.bank = Bank(env, scenario.bank, first_day)
-        self.platform = Platform(env, scenario.platform, first_day)
+        self.bank: Role = self.systems["bank"](stage) if "bank" in self.systems else \
+            Bank(env, scenario.bank, first_day)
+        self.platform: Role = self.systems["platform"](stage) if "platform" in self.systems \
+            else Platform(env, scenario.platform, first_day)
         self.bureau = Bureau(env)
         self.sms = Sms(env)
-        self.parties: dict[str, Party] = {
+        self.parties: dict[str, Role] = {
             "bank": self.bank, "platform": self.platform, "bureau": self.bureau, "sms": self.sms,
         }
         for name, ends in LINKS.items():
             self.links[name] = Link(name, self.parties[ends.target], self.scheduler, self.journal,
                                     self.streams.get(f"link:{name}").random)
         self.links["borrower->platform"].observer = self._platform_answered
-        self.contracts: Contracts | None = load_contracts() if strict_contracts else None
         if self.contracts is not None:
             for name, link in self.links.items():
                 link.validate = self.contracts.guard(LINKS[name].target, link=name)
         self.observer = Observer(
             clock=self.clock, scheduler=self.scheduler, journal=self.journal,
-            oracle=self.oracle, network=self.network, links=self.links, bank=self.bank,
-            platform=self.platform, bureau=self.bureau, sms=self.sms)
+            oracle=self.oracle, network=self.network, links=self.links, desk=self.desk,
+            bank=self.bank, bureau=self.bureau, sms=self.sms)
         self._borrowers = {b.id: b for b in scenario.borrowers}
 
     # -- money leaving borrowers, as the payment network sees it ------------------------------
@@ -160,15 +174,17 @@ class World:
                                payment_id=response.body.get("payment_id"))
 
     # -- calls that cross no link ------------------------------------------------------------
-    def _serve(self, party: Party, operation: str, body: Body) -> Response:
-        """A borrower at a party's own desk (the bank's counter, the bureau): no link, but
-        under strict contracts the same checks as on a link."""
+    def desk(self, role: str, operation: str, body: Body) -> Response:
+        """A call at a role's own desk — a borrower at the bank's counter or the bureau, the
+        world booking loans or reading state — that crosses no link; under strict
+        contracts the same checks as on a link."""
+        party = self.parties[role]
         contracts = self.contracts
         if contracts is not None:
-            contracts.validate_request(party.name, operation, body, {})
+            contracts.validate_request(role, operation, body, {})
         response = party.handle(operation, body, {})
         if contracts is not None:
-            contracts.validate_response(party.name, operation, response.status, response.body)
+            contracts.validate_response(role, operation, response.status, response.body)
         return response
 
     # -- setting up ------------------------------------------------------------------------
@@ -180,33 +196,56 @@ class World:
                 "holiday_shift": terms.holiday_shift}
 
     def _open_books(self) -> None:
-        """Book each loan at the bank (in bulk: the bank takes each as a ``book_loan`` body
-        and answers its loan id), then open it in the app under that id."""
+        """Book every loan at the bank — a loan file at a time, or one by one with a bank that
+        takes no files — under the id its answer names, then open it in the app."""
         loans = []
-        contracts = self.contracts
         for borrower in self.scenario.borrowers:
             terms = borrower.loan
-            loan = {
+            loans.append({
                 "loan_id": f"{LOAN_ID_PREFIX}{borrower.id}", "borrower": borrower.id,
                 "subject_id": borrower.id_number, "name": borrower.name, "phone": borrower.phone,
                 "principal": terms.principal, "annual_rate": str(terms.annual_rate),
                 "months": terms.months, "method": terms.method,
                 "disbursed": terms.disbursed.isoformat(),
                 **self._contract_terms,
-            }
-            if contracts is not None:
-                contracts.validate_request("bank", "book_loan", loan, {})
-            loans.append(loan)
-        booked = self.bank.book(loans)
+            })
+        booked: list[str] = []
+        for first in range(0, len(loans), _LOAN_FILE):
+            booked.extend(self._book(loans[first:first + _LOAN_FILE]))
         for borrower, loan_id in zip(self.scenario.borrowers, booked, strict=True):
             self.oracle.open_account(borrower.id, loan_id)
             terms = borrower.loan
             # the app keeps only what it needs: no ID number, name or rate
-            self._serve(self.platform, "open_loan", {
+            opened = self.desk("platform", "open_loan", {
                 "loan_id": loan_id, "borrower": borrower.id, "phone": borrower.phone,
                 "principal": terms.principal, "months": terms.months,
                 "disbursed": terms.disbursed.isoformat(),
             })
+            if not opened.ok:
+                raise LendsimError(f"the platform did not open loan {loan_id} of "
+                                   f"{borrower.id}: it answered {opened.status} "
+                                   f"{opened.body.get('title', '')}".rstrip())
+
+    def _book(self, loans: list[Body]) -> list[str]:
+        """Book one file of loans; the loan ids, as the bank's answer names them."""
+        if not loans:
+            return []
+        answer = self.desk("bank", "book_loans", {"loans": loans})
+        if answer.status in (404, 405):  # a bank that takes no loan files
+            return [self._booked(loan, self.desk("bank", "book_loan", loan)) for loan in loans]
+        if answer.status != 201 or len(answer.body.get("loans", ())) != len(loans):
+            raise LendsimError(f"the bank did not book the scenario's loans: book_loans "
+                               f"answered {answer.status} {answer.body.get('title', '')}".rstrip())
+        return [self._booked(loan, Response(201, booked))
+                for loan, booked in zip(loans, answer.body["loans"], strict=True)]
+
+    @staticmethod
+    def _booked(loan: Body, answer: Response) -> str:
+        loan_id = answer.body.get("loan_id") if answer.status == 201 else None
+        if not isinstance(loan_id, str) or not loan_id:
+            raise LendsimError(f"the bank did not book the loan of {loan['borrower']}: it "
+                               f"answered {answer.status} {answer.body.get('title', '')}".rstrip())
+        return loan_id
 
     def _install_fault(self, fault: Fault, index: int) -> None:
         name = self.observer.script(fault, index)
@@ -230,12 +269,12 @@ class World:
     def _note(self, kind: str, detail: dict[str, Any]) -> None:
         self.journal.append(kind, "world", **detail)
 
-    def _crash(self, party: Party, detail: dict[str, Any]) -> None:
+    def _crash(self, party: Role, detail: dict[str, Any]) -> None:
         self.journal.append("fault.started", "world", **detail)
         self.observer.crash_started(party)
         party.crash()
 
-    def _restart(self, party: Party, detail: dict[str, Any]) -> None:
+    def _restart(self, party: Role, detail: dict[str, Any]) -> None:
         self.journal.append("fault.ended", "world", **detail)
         self.observer.crash_ended(party)
         party.restart()
@@ -276,7 +315,8 @@ class World:
         body = {"loan_id": loan_id, "amount": amount}
         if step.via == "bank":
             if self.bank.up:
-                response = self._serve(self.bank, "pay_at_counter", body)
+                response = self.desk("bank", "pay_at_counter", body)
+                self.observer.bank_answered("pay_at_counter", body, response)
                 if response.ok:
                     self._taken(body, "bank", response)
             else:
@@ -295,7 +335,7 @@ class World:
                             period=step.period)
         self.observer.disputes.append((self.clock.now, body["account"], step.period))
         if self.bureau.up:
-            self._serve(self.bureau, "open_dispute", body)
+            self.desk("bureau", "open_dispute", body)
         else:
             self.journal.append("borrower.refused", "borrower", borrower=step.borrower,
                                 why="bureau is down")

@@ -27,7 +27,7 @@ from simulator.faces.contract_suite.targets import (
 from simulator.scenarios.loader import load_scenario_text
 from simulator.scenarios.model import Scenario
 from simulator.serve.sandbox import Sandbox
-from simulator.wire.contracts import DOCUMENTS
+from simulator.wire.contracts import SERVED
 from simulator.wire.signing import Keyring
 
 __all__ = [
@@ -181,7 +181,7 @@ def run_party(party: str, target: Target, keyring: Keyring, key_id: str, seed: i
     return report
 
 
-def run_contract_suite(parties: Sequence[str] = DOCUMENTS, *, url: str | None = None,
+def run_contract_suite(parties: Sequence[str] = SERVED, *, url: str | None = None,
                        seed: int = 0, max_examples: int = DEFAULT_MAX_EXAMPLES,
                        keyring: Keyring | None = None, key_id: str = SUITE_KEY_ID,
                        defects: Sequence[str] = (), sandbox: Sandbox | None = None,
@@ -194,10 +194,10 @@ def run_contract_suite(parties: Sequence[str] = DOCUMENTS, *, url: str | None = 
     Raises :class:`~simulator.core.errors.LendsimError` for bad input (an unknown party, a
     URL that serves no contract, a bad number).
     """
-    unknown = [p for p in parties if p not in DOCUMENTS]
+    unknown = [p for p in parties if p not in SERVED]
     if unknown:
         raise LendsimError(f"no contract for {', '.join(unknown)} "
-                           f"(there are: {', '.join(DOCUMENTS)})")
+                           f"(there are: {', '.join(SERVED)})")
     if max_examples < 1:
         raise LendsimError(f"--max-examples must be at least 1 (got {max_examples})")
     if seed < 0:

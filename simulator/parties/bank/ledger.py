@@ -29,6 +29,9 @@ from simulator.parties.base import Problem
 
 __all__ = ["VALUE_TIME_SKEW", "Ledger"]
 
+#: postings per page of list_postings, unless the caller asks otherwise
+_PAGE = 500
+
 #: how far past the bank's clock a value time may be (the clocks of two systems differ)
 VALUE_TIME_SKEW = timedelta(minutes=5)
 
@@ -359,16 +362,46 @@ class Ledger(BankBase):
     def op_get_posting(self, body: Body, headers: Mapping[str, str]) -> Response:
         return Response(200, self._posting_body(body["posting_id"]))
 
-    def book(self, loans: Iterable[Body]) -> list[str]:
-        """Book the scenario's loans in bulk when the world opens (each body as ``book_loan``
-        takes it); returns their loan ids, as ``book_loan`` would answer them."""
+    def op_list_postings(self, body: Body, headers: Mapping[str, str]) -> Response:
+        """A page of postings in posting-id order, each with when the bank received it."""
+        after = str(body.get("after", ""))
+        limit = int(body.get("limit", _PAGE))
+        if not 1 <= limit <= 1000:
+            raise Problem(422, "Invalid request", "list_postings: limit must be 1 to 1000")
+        rows = self.db.execute(
+            "SELECT posting_id, payment_id, loan_id, amount, applied, refunded, value_us,"
+            " received_us FROM postings WHERE posting_id > ? ORDER BY posting_id LIMIT ?",
+            (after, limit + 1)).fetchall()
+        page = [{"posting_id": r[0], "payment_id": r[1], "loan_id": r[2], "amount": r[3],
+                 "applied": r[4], "refunded": r[5], "value_time": iso_us(r[6]),
+                 "status": "posted", "received_at": iso_us(r[7])} for r in rows[:limit]]
+        more = len(rows) > limit
+        return Response(200, {"postings": page,
+                              "next": page[-1]["posting_id"] if more else None})
+
+    def op_book_loans(self, body: Body, headers: Mapping[str, str]) -> Response:
+        """Book a file of loans in one transaction (all or none)."""
+        loans = body["loans"]
+        if not isinstance(loans, list) or not loans:
+            raise Problem(422, "Invalid request", "book_loans: loans must be a non-empty list")
         loan_rows = []
         installment_rows: list[tuple[Any, ...]] = []
-        for body in loans:
-            loan, installments = self._loan_rows(body)
+        answers = []
+        for loan_body in loans:
+            loan, installments = self._loan_rows(loan_body)
             loan_rows.append(loan)
             installment_rows.extend(installments)
+            answers.append({"loan_id": loan[0], "installments": [
+                {"number": i[1], "due_date": i[2], "principal": i[6], "interest": i[7]}
+                for i in installments]})
+        ids = [row[0] for row in loan_rows]
         with self.db:
+            known = self.db.execute(
+                "SELECT loan_id FROM loans WHERE loan_id IN (SELECT value FROM json_each(?))"
+                " ORDER BY loan_id LIMIT 1", (json.dumps(ids),)).fetchone()
+            if known is not None or len(set(ids)) != len(ids):
+                raise Problem(409, "Loan exists", f"loan {known[0] if known else ids[0]} is "
+                                                  "already booked")
             self._insert_loans(loan_rows, installment_rows)
         self.journal("loans_booked", loans=len(loan_rows), installments=len(installment_rows))
-        return [loan[0] for loan in loan_rows]
+        return Response(201, {"loans": answers})
