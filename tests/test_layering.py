@@ -22,10 +22,12 @@ LAYERS: dict[str, frozenset[str]] = {
     "checks": frozenset({"core", "scenarios", "engine"}),
     "world": frozenset({"core", "scenarios", "wire", "engine", "parties", "checks"}),
     "serve": frozenset({"core", "scenarios", "wire", "engine", "parties", "checks", "world"}),
+    "sut": frozenset({"core", "scenarios", "wire", "engine", "parties", "checks", "world",
+                      "serve"}),
     "faces": frozenset({"core", "scenarios", "wire", "engine", "parties", "checks", "world",
-                        "serve"}),
+                        "serve", "sut"}),
     "root": frozenset({"core", "scenarios", "wire", "engine", "parties", "checks", "world",
-                       "serve", "faces"}),
+                       "serve", "sut", "faces"}),
 }
 
 

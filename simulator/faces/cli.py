@@ -29,6 +29,7 @@ from simulator.core.locator import data_path
 from simulator.core.privacy import redact
 from simulator.faces.batch import Job, run_batch
 from simulator.faces.cli_help import CONTEXT, Command, Group
+from simulator.faces.cli_systems import register as register_systems
 from simulator.faces.explain import unknown_borrowers
 from simulator.faces.explain_command import explain_scenario, find_scenario, handles
 from simulator.faces.html_report import RunFacts, html_report
@@ -484,6 +485,9 @@ def contracts_test(
     if junit_file is not None:
         _write(junit_file, report.junit())
     raise typer.Exit(0 if report.passed else 1)
+
+
+register_systems(app)
 
 
 def main() -> None:

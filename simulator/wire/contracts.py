@@ -51,7 +51,7 @@ __all__ = ["DOCUMENTS", "SERVED", "Contracts", "Guard", "load_contracts"]
 
 
 #: The documents in ``contracts/``, by party (``sandbox``: lendsim's test control).
-DOCUMENTS: tuple[str, ...] = (*PARTIES, "sandbox", "control")
+DOCUMENTS: tuple[str, ...] = (*PARTIES, "sandbox", "control", "payments")
 #: The documents lendsim's own servers serve (``control`` is what a system under test offers).
 SERVED: tuple[str, ...] = (*PARTIES, "sandbox")
 

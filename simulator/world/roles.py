@@ -17,17 +17,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from simulator.core.calendars import Jurisdiction
 from simulator.core.clock import Clock, Scheduler
+from simulator.core.errors import LendsimError
+from simulator.core.mailbox import Mailbox
 from simulator.engine.journal import Journal
-from simulator.engine.links import Body, Link, Response
+from simulator.engine.links import Body, Link, Response, Target
 from simulator.parties.base import PaymentNetwork
 from simulator.scenarios.model import Scenario
 from simulator.wire.contracts import Contracts
 
-__all__ = ["Role", "Stage", "SystemFactory", "Unsupported"]
+__all__ = ["Reachable", "Role", "Stage", "SystemFactory", "SystemFailure", "Unsupported"]
 
 
 class Role(Protocol):
@@ -61,6 +63,14 @@ class Role(Protocol):
         ...
 
 
+@runtime_checkable
+class Reachable(Protocol):
+    """A role whose callers must be told apart (a system under test checks who signed a
+    call): the world's links reach it as :meth:`reached_by` the link's caller."""
+
+    def reached_by(self, caller: str) -> Target: ...
+
+
 @dataclass(frozen=True)
 class Stage:
     """What a system under test may use of the world that drives it."""
@@ -76,6 +86,10 @@ class Stage:
     network: PaymentNetwork
     #: the contracts, when every payload is checked (``--strict-contracts``)
     contracts: Contracts | None
+    #: the world's thread serves calls back into the world here while it waits for a system
+    mailbox: Mailbox
+    #: every role by name, reference party or system (a system's peers)
+    parties: Mapping[str, Role]
 
 
 #: builds the system that plays a role, given the stage it plays on
@@ -89,3 +103,15 @@ class Unsupported(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class SystemFailure(LendsimError):
+    """A system under test cannot go on: it did not answer in time, answered outside its
+    contract, never became idle, or its process died. The run stops; the message (and
+    ``details``, such as the last lines a process wrote to stderr) is the finding."""
+
+    def __init__(self, message: str, *, role: str, details: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.role = role
+        self.details = details

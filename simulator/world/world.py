@@ -33,6 +33,7 @@ from simulator.checks.oracle import Oracle
 from simulator.core.calendars import jurisdiction as jurisdiction_of
 from simulator.core.clock import Clock, Scheduler
 from simulator.core.errors import ContractError, LendsimError
+from simulator.core.mailbox import Mailbox
 from simulator.core.rng import Streams, derive_seed
 from simulator.core.topology import LINKS, ROLES
 from simulator.engine.journal import Journal
@@ -56,7 +57,7 @@ from simulator.wire.contracts import Contracts, load_contracts
 from simulator.world.borrowing import BorrowerLedgers
 from simulator.world.network import PaymentNetwork
 from simulator.world.observe import Observer
-from simulator.world.roles import Role, Stage, SystemFactory
+from simulator.world.roles import Reachable, Role, Stage, SystemFactory, SystemFailure, Unsupported
 
 __all__ = ["CheckResult", "World", "WorldOutcome"]
 
@@ -99,6 +100,13 @@ class WorldOutcome:
     error: str | None = None
     #: scripted faults that affected nothing (and were not marked as allowed to)
     unfired: list[str] = field(default_factory=list)
+    #: what stopped the run early: ``contract`` (a payload broke its contract) or
+    #: ``system`` (a system under test could not go on)
+    stopped_by: str = "contract"
+    #: lines that explain ``error`` (a system's last stderr lines)
+    details: tuple[str, ...] = ()
+    #: why the scenario does not apply (a system asked for what it does not offer)
+    skipped: str | None = None
 
 
 class World:
@@ -106,7 +114,8 @@ class World:
 
     def __init__(self, scenario: Scenario, defects: tuple[str, ...] = (), *,
                  strict_contracts: bool = False, state: Path | None = None,
-                 systems: Mapping[str, SystemFactory] | None = None) -> None:
+                 systems: Mapping[str, SystemFactory] | None = None,
+                 limits: Limits | None = None) -> None:
         self.scenario = scenario
         self.defects = frozenset(validate_defects(
             (*scenario.defects, *defects), where=str(scenario.file or scenario.id)))
@@ -131,25 +140,35 @@ class World:
         self.before_action: Callable[[datetime], None] | None = None
         self.contracts: Contracts | None = load_contracts() if strict_contracts else None
         self.systems = dict(systems or {})
+        #: the bounds the run is judged by (default: the jurisdiction's legal limits)
+        self.limits = limits
         unknown = sorted(set(self.systems) - set(ROLES))
         if unknown:
             raise LendsimError(f"no role {', '.join(unknown)} for a system under test "
                                f"(roles: {', '.join(ROLES)})")
+        #: where the world's thread serves calls back into the world while it waits for a
+        #: system under test
+        self.mailbox = Mailbox()
+        self.parties: dict[str, Role] = {}
         stage = Stage(scenario=scenario, jurisdiction=self.jurisdiction, clock=self.clock,
                       scheduler=self.scheduler, journal=self.journal, links=self.links,
-                      network=self.network, contracts=self.contracts)
+                      network=self.network, contracts=self.contracts, mailbox=self.mailbox,
+                      parties=self.parties)
         first_day = self.clock.local().date()
-        self.bank: Role = self.systems["bank"](stage) if "bank" in self.systems else \
-            Bank(env, scenario.bank, first_day)
-        self.platform: Role = self.systems["platform"](stage) if "platform" in self.systems \
-            else Platform(env, scenario.platform, first_day)
+        self.bank: Role = Bank(env, scenario.bank, first_day) if "bank" not in self.systems \
+            else self._system("bank", stage)
+        self.parties["bank"] = self.bank
+        self.platform: Role = Platform(env, scenario.platform, first_day) \
+            if "platform" not in self.systems else self._system("platform", stage)
+        self.parties["platform"] = self.platform
         self.bureau = Bureau(env)
         self.sms = Sms(env)
-        self.parties: dict[str, Role] = {
-            "bank": self.bank, "platform": self.platform, "bureau": self.bureau, "sms": self.sms,
-        }
+        self.parties.update({"bureau": self.bureau, "sms": self.sms})
         for name, ends in LINKS.items():
-            self.links[name] = Link(name, self.parties[ends.target], self.scheduler, self.journal,
+            party = self.parties[ends.target]
+            # a system under test tells its callers apart by who signed the call
+            target = party.reached_by(ends.caller) if isinstance(party, Reachable) else party
+            self.links[name] = Link(name, target, self.scheduler, self.journal,
                                     self.streams.get(f"link:{name}").random)
         self.links["borrower->platform"].observer = self._platform_answered
         if self.contracts is not None:
@@ -160,6 +179,22 @@ class World:
             oracle=self.oracle, network=self.network, links=self.links, desk=self.desk,
             bank=self.bank, bureau=self.bureau, sms=self.sms)
         self._borrowers = {b.id: b for b in scenario.borrowers}
+
+    def _system(self, role: str, stage: Stage) -> Role:
+        """The system under test in ``role``; if it cannot be brought in, what was already
+        built is released."""
+        try:
+            return self.systems[role](stage)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Release every role (a system's process, its peers' server); the journal stays
+        open for reading."""
+        self.mailbox.close()
+        for party in self.parties.values():
+            party.close()
 
     # -- money leaving borrowers, as the payment network sees it ------------------------------
     def _platform_answered(self, operation: str, body: Body, response: Response) -> None:
@@ -419,28 +454,36 @@ class World:
         told the share of the virtual time run so far (0–1) after every virtual day;
         the events, their order and the digest are the same with it or without.
         """
-        scenario = self.scenario
         try:
-            self.start()
-            self._advance(scenario.until, progress)
+            return self._run(invariants, progress)
         except ContractError as violation:
             return self._stopped(violation)
+        except SystemFailure as failure:
+            return self._failed(failure)
+        except Unsupported as unsupported:
+            return self._skipped(unsupported)
+        finally:
+            self.close()
+
+    def _run(self, invariants: tuple[str, ...],
+             progress: Callable[[float], None] | None) -> WorldOutcome:
+        scenario = self.scenario
+        self.mailbox.own()
+        self.start()
+        self._advance(scenario.until, progress)
         for expectation in scenario.expect.bureau:
             self._check(Check((expectation,)), expectation.line)
         self.journal.append("world.ended", "world", events=self.scheduler.executed)
         self.journal.index_kinds()
-        limits = Limits(recon_wait=self.jurisdiction.recon_wait_limit,
-                        in_transit=self.jurisdiction.in_transit_limit)
+        limits = self.limits or Limits(recon_wait=self.jurisdiction.recon_wait_limit,
+                                       in_transit=self.jurisdiction.in_transit_limit)
         violations = check_all(self.observer.facts(self.clock.now, limits), invariants)
         evidence = {
             seq: self.journal.get(seq).brief(self.clock.tz)
             for found in violations.values() for v in found[:20] for seq in v.evidence
         }
-        outcome = WorldOutcome(self.journal.digest(), len(self.journal), violations,
-                               list(self.checks), evidence, unfired=self.observer.unfired())
-        for party in self.parties.values():
-            party.close()
-        return outcome
+        return WorldOutcome(self.journal.digest(), len(self.journal), violations,
+                            list(self.checks), evidence, unfired=self.observer.unfired())
 
     def _advance(self, until: datetime, progress: Callable[[float], None] | None) -> None:
         """Run the scheduler to ``until``, a virtual day at a time when someone watches."""
@@ -461,8 +504,19 @@ class World:
         self.journal.append("contract.violated", "world", party=violation.party,
                             operation=violation.operation, where=violation.where,
                             path=violation.path)
-        outcome = WorldOutcome(self.journal.digest(), len(self.journal), {}, list(self.checks),
-                               error=violation.message)
-        for party in self.parties.values():
-            party.close()
-        return outcome
+        return WorldOutcome(self.journal.digest(), len(self.journal), {}, list(self.checks),
+                            error=violation.message)
+
+    def _failed(self, failure: SystemFailure) -> WorldOutcome:
+        """The outcome of a run a system under test could not go on with."""
+        self.journal.append("system.failed", "world", party=failure.role,
+                            why=failure.message)
+        return WorldOutcome(self.journal.digest(), len(self.journal), {}, list(self.checks),
+                            error=failure.message, stopped_by="system",
+                            details=failure.details)
+
+    def _skipped(self, unsupported: Unsupported) -> WorldOutcome:
+        """The outcome of a run that asked a system for what it does not offer."""
+        self.journal.append("system.unsupported", "world", why=unsupported.reason)
+        return WorldOutcome(self.journal.digest(), len(self.journal), {}, list(self.checks),
+                            skipped=unsupported.reason)
