@@ -51,12 +51,15 @@ class Disputes(BankBase):
             self._in_transit_rows = None
         records = []
         with self.db:
-            for number, due_end_us, max_dpd, settled_us, reported in self.db.execute(
-                "SELECT number, due_end_us, max_dpd, settled_us, reported FROM installments"
-                " WHERE loan_id = ? AND period = ? ORDER BY number", (account, period)
-            ).fetchall():
+            for number, due_end_us, grace_end, max_dpd, settled_us, reported in self.db.execute(
+                "SELECT number, due_end_us, grace_end, max_dpd, settled_us, reported"
+                " FROM installments WHERE loan_id = ? AND period = ? ORDER BY number",
+                (account, period)).fetchall():
                 on_time = settled_us is not None and settled_us < due_end_us
-                covered = settled_us is None and self._covered(account, number, due_end_us)
+                # a repayment still in transit made before the reporting threshold: never a
+                # delinquency (however many days the batch counted meanwhile)
+                covered = settled_us is None and self._covered(
+                    account, number, self._threshold_us(grace_end))
                 late = max_dpd >= self._threshold and not (on_time or covered)
                 status = "overdue" if late else "current"
                 if reported is not None and reported != status:
