@@ -12,6 +12,7 @@ a look.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -20,6 +21,7 @@ from pathlib import Path
 
 from simulator.scenarios.defects import DEFECTS
 from simulator.scenarios.loader import load_scenario
+from simulator.scenarios.model import Scenario
 from simulator.world.runner import run_scenario
 
 __all__ = ["Catch", "Matrix", "defect_matrix"]
@@ -65,10 +67,18 @@ class Matrix:
         return not self.baseline_failures and not self.uncaught
 
 
+@functools.cache
+def _scenario(path: str) -> Scenario:
+    """A scenario file, loaded once per worker process (a Scenario is immutable): the matrix
+    runs each file once per defect, and reading and validating it costs as much as running
+    a small one."""
+    return load_scenario(Path(path))
+
+
 def _run(job: tuple[str, str | None]) -> tuple[str, str | None, bool, tuple[str, ...],
                                                tuple[str, ...]]:
     path, defect = job
-    scenario = load_scenario(Path(path))
+    scenario = _scenario(path)
     result = run_scenario(scenario, (defect,) if defect else ())
     other = (*result.missing, *result.unfired, *(
         f"bureau {c.borrower} {c.period}: {c.actual}, expected {c.expected}"
