@@ -5,7 +5,9 @@ The batch runs at ``batch_at`` for the previous business date in two stages:
 *act* (overdue text messages, bureau delinquencies) — but only once that
 day's reconciliation file from the platform has arrived, or after
 ``recon_max_wait``. A repayment listed in a file with an on-time value time
-counts as paid while its transfer is pending. CN reports every night from 1
+counts as paid while its transfer is pending; one made before the reporting
+threshold keeps its installment from being reported delinquent (late, but not
+delinquent). CN reports every night from 1
 day past due, plus a monthly status of every installment due; US reports
 monthly, delinquent from 30 days past due.
 """
