@@ -212,7 +212,7 @@ class SystemUnderTest:
                            "beyond what it was told")
             signed_at = self.clock or now
             answer = self._send(self._control, "set_clock", {"now": instant_text(now)}, {},
-                                LENDSIM_KEY_ID, signed_at, sign_at=signed_at)
+                                LENDSIM_KEY_ID, now, sign_at=signed_at)
             if answer.status == 409:
                 self._fail(f"the {self.name} refused to move its clock forward to "
                            f"{instant_text(now)} (409) though it was at "
