@@ -19,6 +19,7 @@ from datetime import UTC
 from simulator.faces.explain import TIMELINES_PER_SCENARIO, Explanation, explain_world
 from simulator.faces.progress import Meter
 from simulator.scenarios.model import Scenario
+from simulator.sut.runs import SystemRun, run_with_system
 from simulator.world.pool import Interrupted, run_jobs
 from simulator.world.runner import ScenarioResult, run_scenario
 from simulator.world.world import World
@@ -43,6 +44,8 @@ class Job:
     utc: bool = False
     #: the most timelines drawn besides the picks
     limit: int = TIMELINES_PER_SCENARIO
+    #: a system under test in a role (``lendsim run --sut``, ``lendsim check``)
+    system: SystemRun | None = None
 
 
 @dataclass(frozen=True)
@@ -72,8 +75,13 @@ def run_job(job: Job, progress: Callable[[float], None] | None = None) -> Done:
         explained.append(explain_world(world, result, job.picks,
                                        zone=UTC if job.utc else None, limit=job.limit))
 
-    result = run_scenario(job.scenario, job.defects, strict_contracts=job.strict_contracts,
-                          progress=progress, inspect=inspect if job.explain else None)
+    if job.system is not None:
+        result = run_with_system(job.scenario, job.system, job.defects,
+                                 strict_contracts=job.strict_contracts, progress=progress,
+                                 inspect=inspect if job.explain else None)
+    else:
+        result = run_scenario(job.scenario, job.defects, strict_contracts=job.strict_contracts,
+                              progress=progress, inspect=inspect if job.explain else None)
     return result, explained[0] if explained else None
 
 

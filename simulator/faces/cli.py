@@ -10,50 +10,53 @@ traceback. Progress goes to stderr, and only on a terminal.
 
 from __future__ import annotations
 
-import os
-import shutil
 import sys
 import textwrap
-from collections.abc import Sequence
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from simulator.core.errors import LendsimError
-from simulator.core.locator import data_path
-from simulator.core.privacy import redact
+from simulator.faces import cli_common as common
 from simulator.faces.batch import Job, run_batch
+from simulator.faces.cli_common import (
+    INTERRUPTED,
+    Borrowers,
+    Defects,
+    HtmlFile,
+    Jobs,
+    JsonFile,
+    JunitFile,
+    Keyword,
+    Paths,
+    Strict,
+    Utc,
+    default_paths,
+)
 from simulator.faces.cli_help import CONTEXT, Command, Group
+from simulator.faces.cli_systems import Profile, Timeout, system_run
 from simulator.faces.cli_systems import register as register_systems
 from simulator.faces.explain import unknown_borrowers
 from simulator.faces.explain_command import explain_scenario, find_scenario, handles
 from simulator.faces.html_report import RunFacts, html_report
 from simulator.faces.progress import Meter
 from simulator.faces.reports import (
-    check_report_path,
     junit_report,
     matrix_junit,
     print_matrix,
     print_summary,
     write_json,
-    write_report,
 )
 from simulator.scenarios.defects import DEFECTS, validate_defects
-from simulator.scenarios.loader import load_all, load_scenario
-from simulator.scenarios.model import Scenario
-from simulator.scenarios.select import selector
+from simulator.scenarios.loader import load_scenario
+from simulator.sut.targets import DEFAULT_TIMEOUT
 from simulator.world.matrix import defect_matrix, matrix_jobs
-from simulator.world.pool import Interrupted, default_jobs
+from simulator.world.pool import Interrupted
 
 __all__ = ["app", "main"]
-
-#: the exit status after Ctrl-C (128 + SIGINT)
-INTERRUPTED = 130
 
 app = typer.Typer(
     name="lendsim",
@@ -66,39 +69,6 @@ app = typer.Typer(
     context_settings=CONTEXT,
 )
 
-#: the width of a page piped to a file or CI log (a terminal's own width is used on one)
-_PIPED_WIDTH = 132
-_console = Console(highlight=False)
-_errors = Console(stderr=True, highlight=False)
-#: where progress bars go (stderr: stdout stays the report)
-_status = Console(stderr=True, highlight=False)
-
-
-# -- options more than one command takes ---------------------------------------------------
-Paths = Annotated[list[Path] | None, typer.Argument(
-    help="Scenario files or folders (default: scenarios/, else the built-in library).",
-    show_default=False, metavar="PATH")]
-Defects = Annotated[list[str] | None, typer.Option(
-    "--defect", metavar="NAME", show_default=False,
-    help="Plant this defect (repeatable; see `lendsim defects`).")]
-Jobs = Annotated[int, typer.Option(
-    "--jobs", "-j", metavar="N", show_default=False,
-    help="Worker processes (default: one per core).")]
-Borrowers = Annotated[list[str] | None, typer.Option(
-    "--borrower", metavar="ID", show_default=False,
-    help="Also draw this borrower's timeline (repeatable).")]
-Utc = Annotated[bool, typer.Option("--utc", help="Show instants in UTC, not local time.")]
-JsonFile = Annotated[Path | None, typer.Option(
-    "--json", metavar="FILE", help="Write a JSON report here.", show_default=False)]
-JunitFile = Annotated[Path | None, typer.Option(
-    "--junit", metavar="FILE", help="Write a JUnit XML report here.", show_default=False)]
-HtmlFile = Annotated[Path | None, typer.Option(
-    "--html", metavar="FILE", help="Write the HTML report here.", show_default=False)]
-Strict = Annotated[bool, typer.Option(
-    "--strict-contracts", help="Check every request and response between parties against "
-                               "contracts/; a violation fails the scenario.")]
-
-
 def _version() -> str:
     try:
         return version("lendsim")
@@ -108,7 +78,7 @@ def _version() -> str:
 
 def _show_version(value: bool) -> None:
     if value:
-        _console.print(f"lendsim {_version()}", markup=False)
+        common.console.print(f"lendsim {_version()}", markup=False)
         raise typer.Exit(0)
 
 
@@ -118,92 +88,7 @@ def _root(version_: Annotated[bool, typer.Option(
         help="Print lendsim's version and exit.")] = False) -> None:
     """Lender-integration simulator: run time-travelling scenarios against a simulated bank,
     credit bureau and platform, and prove no borrower is falsely reported overdue."""
-    _console.width = _page_width()
-
-
-def _page_width() -> int:
-    """``$COLUMNS`` if set, else the terminal's width, else a wide page for logs and files."""
-    columns = os.environ.get("COLUMNS", "")
-    if columns.isdigit() and int(columns) > 0:
-        return int(columns)
-    if sys.stdout.isatty():
-        return shutil.get_terminal_size().columns
-    return _PIPED_WIDTH
-
-
-def default_paths() -> list[Path]:
-    """``scenarios/`` in the current folder, else the built-in library."""
-    local = Path("scenarios")
-    return [local] if local.is_dir() else [data_path("scenarios")]
-
-
-def _fail_input(error: LendsimError) -> typer.Exit:
-    """Bad input: each mistake on a line of its own (every one of a file or folder), exit 2."""
-    for line in str(error).split("\n"):
-        _errors.print(f"[bold red]error:[/] {escape(redact(line))}", markup=True,
-                      soft_wrap=True)
-    return typer.Exit(2)
-
-
-def _check_reports(**reports: Path | None) -> None:
-    """Refuse report paths that cannot be written before anything runs (``json_file=…``)."""
-    for name, path in reports.items():
-        if path is not None:
-            check_report_path(f"--{name.removesuffix('_file')}", path)
-
-
-def _write(path: Path, text: str) -> None:
-    """Write a report; a path that turned out unwritable is bad input (exit 2)."""
-    try:
-        write_report(path, text)
-    except LendsimError as error:
-        raise _fail_input(error) from None
-
-
-def _files(paths: Sequence[Path] | None) -> list[Path]:
-    """The scenario files under ``paths``, every one of them valid (else every mistake is
-    raised at once); non-scenario YAML is skipped with a note."""
-    loaded = load_all(list(paths or default_paths()))
-    for note in loaded.skipped:
-        _errors.print(f"note: {redact(note)}", markup=False, soft_wrap=True)
-    return list(loaded.files)
-
-
-def _workers(jobs: int) -> int:
-    """``-j N``: N worker processes; 0 (the default) one per core."""
-    if jobs < 0:
-        raise LendsimError(f"-j/--jobs must be 0 (one per core) or more (got {jobs})")
-    return jobs or default_jobs()
-
-
-def _interrupted_early() -> typer.Exit:
-    """Ctrl-C before any scenario ran (while loading them)."""
-    _console.print("\n[bold red]interrupted[/] before any scenario ran\n\n0 passed, 0 failed",
-                   highlight=False)
-    return typer.Exit(INTERRUPTED)
-
-
-def _zone(utc: bool) -> tzinfo | None:
-    return UTC if utc else None
-
-
-def _load(paths: Sequence[Path] | None, expression: str | None) -> list[Scenario]:
-    """The scenarios under ``paths`` that ``expression`` (``-k``) selects; bad input raises."""
-    where = list(paths or default_paths())
-    chosen = selector(expression) if expression is not None else None
-    loaded = load_all(where)
-    for note in loaded.skipped:
-        _errors.print(f"note: {redact(note)}", markup=False, soft_wrap=True)
-    scenarios = list(loaded.scenarios)
-    if not scenarios:
-        raise LendsimError(f"no scenario files found in {', '.join(map(str, where))} "
-                           "(looked for *.yaml and *.yml)")
-    if chosen is not None:
-        scenarios = [s for s in scenarios if chosen(s)]
-        if not scenarios:
-            raise LendsimError(f"-k {expression!r} selects none of the scenarios in "
-                               f"{', '.join(map(str, where))}")
-    return scenarios
+    common.console.width = common.page_width()
 
 
 @app.command(cls=Command)
@@ -217,36 +102,42 @@ def run(
         "--quiet", "-q", help="Print only failures and the closing count.")] = False,
     strict_contracts: Strict = False,
     jobs: Jobs = 0,
-    keyword: Annotated[str | None, typer.Option(
-        "-k", metavar="EXPR", show_default=False,
-        help="Only scenarios whose id contains a word, or with it as a tag or folder; words "
-             "combine with and, or, not, ( ).")] = None,
+    keyword: Keyword = None,
     borrower: Borrowers = None,
     utc: Utc = False,
+    sut: Annotated[str | None, typer.Option(
+        "--sut", metavar="ROLE=TARGET", show_default=False,
+        help="Put your own bank or platform in the world: ROLE=python:pkg.mod:app, "
+             "ROLE=http://host:port/prefix or ROLE=command:… with {port}.")] = None,
+    profile: Profile = None,
+    timeout: Timeout = DEFAULT_TIMEOUT,
 ) -> None:
     """Run scenarios and check every invariant; exit 0 if all pass, 1 if any fails."""
     started = datetime.now().astimezone()
     try:
-        _check_reports(json_file=json_file, junit_file=junit_file, html_file=html_file)
-        workers = _workers(jobs)
+        common.check_reports(json_file=json_file, junit_file=junit_file, html_file=html_file)
+        workers = common.workers(jobs)
         defects = validate_defects(defect or ())
-        scenarios = _load(paths, keyword)
+        system = system_run(sut, profile, timeout, defects) if sut is not None else None
+        if system is None and profile is not None:
+            raise LendsimError("--profile describes a system under test: give --sut too")
+        scenarios = common.load_scenarios(paths, keyword)
         picks = tuple(borrower or ())
         unheard = [p for p in picks
                    if all(p in unknown_borrowers(s, (p,)) for s in scenarios)]
         if unheard:
             raise LendsimError(f"--borrower: no scenario has a borrower "
                                f"{', '.join(map(repr, unheard))}")
-        work = [Job(s, defects, strict_contracts, html_file is not None, picks, utc)
-                for s in scenarios]
-        with Meter(_status, len(work), "running", unit="scenarios") as meter:
+        work = [Job(s, defects, strict_contracts, html_file is not None, picks, utc,
+                    system=system) for s in scenarios]
+        with Meter(common.status, len(work), "running", unit="scenarios") as meter:
             batch = run_batch(work, workers=workers, meter=meter)
     except LendsimError as error:
-        raise _fail_input(error) from None
+        raise common.fail_input(error) from None
     except KeyboardInterrupt:
-        raise _interrupted_early() from None
-    zone = _zone(utc)
-    print_summary(batch.results, _console, table_too=not quiet, zone=zone,
+        raise common.interrupted_early() from None
+    zone = common.zone(utc)
+    print_summary(batch.results, common.console, table_too=not quiet, zone=zone,
                   interrupted=batch.total if batch.interrupted else None)
     if batch.interrupted:
         raise typer.Exit(INTERRUPTED)
@@ -254,14 +145,14 @@ def run(
         try:
             write_json(json_file, batch.results, zone=zone)
         except LendsimError as error:
-            raise _fail_input(error) from None
+            raise common.fail_input(error) from None
     if junit_file is not None:
-        _write(junit_file, junit_report(batch.results, defects=defects, zone=zone))
+        common.write(junit_file, junit_report(batch.results, defects=defects, zone=zone))
     if html_file is not None:
         facts = RunFacts(started, batch.seconds, defects, batch.workers, version=_version(),
                          zone=zone)
-        _write(html_file, html_report(batch.results, batch.explanations, facts))
-    raise typer.Exit(0 if all(r.passed for r in batch.results) else 1)
+        common.write(html_file, html_report(batch.results, batch.explanations, facts))
+    raise typer.Exit(1 if any(r.failed for r in batch.results) else 0)
 
 
 @app.command(cls=Command)
@@ -278,7 +169,7 @@ def explain(
     """Run one scenario and show a borrower's timeline; exit 0 if it passes, 1 if not."""
     started = datetime.now().astimezone()
     try:
-        _check_reports(html_file=html_file)
+        common.check_reports(html_file=html_file)
         defects = validate_defects(defect or ())
         chosen = find_scenario(scenario, default_paths())
         picks = tuple(borrower or ())
@@ -286,19 +177,19 @@ def explain(
         if missing:
             raise LendsimError(f"{chosen.id}: no borrower {', '.join(map(repr, missing))} "
                                f"(its borrowers: {handles(chosen)})")
-        with Meter(_status, 1, f"running {chosen.id}", unit="scenario") as meter:
+        with Meter(common.status, 1, f"running {chosen.id}", unit="scenario") as meter:
             outcome = explain_scenario(chosen, defects, picks, strict_contracts=strict_contracts,
-                                       utc=utc, meter=meter, console=_console,
+                                       utc=utc, meter=meter, console=common.console,
                                        drawing=html_file is not None)
     except LendsimError as error:
-        raise _fail_input(error) from None
+        raise common.fail_input(error) from None
     if outcome is None:
-        _console.print("\n[bold red]interrupted[/]", highlight=False)
+        common.console.print("\n[bold red]interrupted[/]", highlight=False)
         raise typer.Exit(INTERRUPTED)
     result, explanation, seconds = outcome
     if html_file is not None:
-        facts = RunFacts(started, seconds, defects, 1, version=_version(), zone=_zone(utc))
-        _write(html_file, html_report([result], [explanation], facts))
+        facts = RunFacts(started, seconds, defects, 1, version=_version(), zone=common.zone(utc))
+        common.write(html_file, html_report([result], [explanation], facts))
     raise typer.Exit(0 if result.passed else 1)
 
 
@@ -320,39 +211,39 @@ def defects(
         _print_catalogue()
         return
     try:
-        _check_reports(json_file=json_file, junit_file=junit_file)
-        workers = _workers(jobs)
+        common.check_reports(json_file=json_file, junit_file=junit_file)
+        workers = common.workers(jobs)
         chosen = validate_defects(only) if only else None
-        files = _files(paths)
+        files = common.scenario_files(paths)
         total = len(matrix_jobs(files, chosen))
-        with Meter(_status, total, "defect matrix", unit="runs") as meter:
+        with Meter(common.status, total, "defect matrix", unit="runs") as meter:
             result = defect_matrix(files, chosen, jobs=workers,
                                    on_done=lambda *_: meter.advance(), tick=meter.tick)
     except LendsimError as error:
-        raise _fail_input(error) from None
+        raise common.fail_input(error) from None
     except Interrupted as stop:
-        _console.print(f"\n[bold red]interrupted[/] after {len(stop.done)} of {stop.total} "
+        common.console.print(f"\n[bold red]interrupted[/] after {len(stop.done)} of {stop.total} "
                        "runs; no matrix drawn", highlight=False)
         raise typer.Exit(INTERRUPTED) from None
-    print_matrix(result, _console)
+    print_matrix(result, common.console)
     if json_file is not None:
         import json
 
-        _write(json_file, json.dumps(result.as_dict(), indent=2) + "\n")
+        common.write(json_file, json.dumps(result.as_dict(), indent=2) + "\n")
     if junit_file is not None:
-        _write(junit_file, matrix_junit(result))
+        common.write(junit_file, matrix_junit(result))
     raise typer.Exit(0 if result.complete else 1)
 
 
 def _print_catalogue() -> None:
     """One defect a line — its mistake wrapped under itself when the page is narrow."""
     width = max(len(name) for name in DEFECTS)
-    room = max(_console.width - width - 2, 20)
+    room = max(common.console.width - width - 2, 20)
     for name, item in DEFECTS.items():
         lines = textwrap.wrap(item.mistake, room) or [""]
-        _console.print(f"{name:<{width}}  {lines[0]}", markup=False, soft_wrap=True)
+        common.console.print(f"{name:<{width}}  {lines[0]}", markup=False, soft_wrap=True)
         for line in lines[1:]:
-            _console.print(f"{'':<{width}}  {line}", markup=False, soft_wrap=True)
+            common.console.print(f"{'':<{width}}  {line}", markup=False, soft_wrap=True)
 
 
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")
@@ -401,11 +292,11 @@ def serve(
                           jurisdiction=jurisdiction, start=start, defects=chosen,
                           keyring=keyring, state=state)
     except LendsimError as error:
-        raise _fail_input(error) from None
+        raise common.fail_input(error) from None
     if host not in _LOOPBACK:
-        _errors.print(f"warning: serving on {host}: anyone who reaches it can move the clock "
+        common.errors.print(f"warning: serving on {host}: anyone who reaches it can move the clock "
                       "and read the world", markup=False)
-    _console.print(f"lendsim sandbox on http://{host}:{port}/ — signing keys: "
+    common.console.print(f"lendsim sandbox on http://{host}:{port}/ — signing keys: "
                    f"{', '.join(keyring.key_ids)}", markup=False)
     try:
         uvicorn.run(sandbox.app, host=host, port=port, log_level="info",
@@ -452,12 +343,12 @@ def contracts_test(
         from simulator.faces.contract_suite import run_contract_suite
         from simulator.faces.contract_suite.report import PartyReport
     except ModuleNotFoundError as missing:  # an install without lendsim's dependencies
-        raise _fail_input(LendsimError(
+        raise common.fail_input(LendsimError(
             f"lendsim contracts test needs the {missing.name} package, one of lendsim's "
             "dependencies: reinstall lendsim (pip install lendsim)")) from None
     parties = tuple(party or SERVED)
     try:
-        _check_reports(junit_file=junit_file)
+        common.check_reports(junit_file=junit_file)
         chosen = validate_defects(defect or ())
         if url is not None and chosen:
             raise LendsimError("--defect plants defects in lendsim's own world; "
@@ -469,21 +360,21 @@ def contracts_test(
             finished.append(party_report)
             meter.advance()
 
-        with Meter(_status, len(parties), "contract suite", unit="contracts") as meter:
+        with Meter(common.status, len(parties), "contract suite", unit="contracts") as meter:
             report = run_contract_suite(parties, url=url, seed=seed, max_examples=max_examples,
                                         keyring=keyring, key_id=key_id, defects=chosen,
                                         on_party=done)
     except LendsimError as error:
-        raise _fail_input(error) from None
+        raise common.fail_input(error) from None
     except KeyboardInterrupt:
         verdicts = ", ".join(f"{r.party} {'pass' if r.passed else 'FAIL'}" for r in finished)
-        _console.print(f"\n[bold red]interrupted[/] after {len(finished)} of {len(parties)} "
+        common.console.print(f"\n[bold red]interrupted[/] after {len(finished)} of {len(parties)} "
                        f"contract(s){': ' + verdicts if verdicts else ''}; no report file "
                        "written", highlight=False)
         raise typer.Exit(INTERRUPTED) from None
-    _console.print(report.text(), markup=False, soft_wrap=True)
+    common.console.print(report.text(), markup=False, soft_wrap=True)
     if junit_file is not None:
-        _write(junit_file, report.junit())
+        common.write(junit_file, report.junit())
     raise typer.Exit(0 if report.passed else 1)
 
 
@@ -495,7 +386,7 @@ def main() -> None:
     try:
         app()
     except KeyboardInterrupt:
-        _errors.print("interrupted", markup=False)
+        common.errors.print("interrupted", markup=False)
         sys.exit(INTERRUPTED)
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from simulator.core.errors import LendsimError
@@ -69,18 +70,23 @@ def _zoned(data: Any, zone: tzinfo | None) -> Any:
 
 def json_report(results: Sequence[ScenarioResult], *,
                 zone: tzinfo | None = None) -> dict[str, Any]:
-    """``{"scenarios": [...], "passed": N, "failed": N}`` (README, "Command line")."""
-    passed = sum(r.passed for r in results)
-    return {"scenarios": [_zoned(r.as_dict(), zone) for r in results], "passed": passed,
-            "failed": len(results) - passed}
+    """``{"scenarios": [...], "passed": N, "failed": N, "skipped": N}`` (README, "Command
+    line")."""
+    return {"scenarios": [_zoned(r.as_dict(), zone) for r in results],
+            "passed": sum(r.passed for r in results),
+            "failed": sum(r.failed for r in results),
+            "skipped": sum(r.skipped is not None for r in results)}
 
 
 def failure_text(result: ScenarioResult, *, per_invariant: int = 3,
                  zone: tzinfo | None = None) -> str:
     """Why a scenario failed: each reason, then a few violations with their journal entries."""
     lines = []
+    if result.skipped is not None:
+        return f"skipped: the scenario {result.skipped}"
     if result.error:
-        lines.append(redact(f"contract violated: {result.error}"))
+        lines.append(redact(f"{result.error_label}: {result.error}"))
+        lines.extend(f"  {redact(line)}" for line in result.details)
     for name, found in result.unexpected_violations.items():
         lines.append(f"{name} violated {len(found)} time(s)")
         for violation in found[:per_invariant]:
@@ -114,9 +120,10 @@ def junit_report(results: Sequence[ScenarioResult], *, defects: Sequence[str] = 
     The planted defects are properties of the suite (with ``defects`` from the command
     line) and of each case; each case's output lists its expected violations.
     """
-    failed = sum(not r.passed for r in results)
+    failed = sum(r.failed for r in results)
     suite = ET.Element("testsuite", name="lendsim", tests=str(len(results)),
                        failures=str(failed), errors="0",
+                       skipped=str(sum(r.skipped is not None for r in results)),
                        time=f"{sum(r.seconds for r in results):.3f}")
     planted = sorted({d for r in results for d in r.defects} | set(defects))
     _properties(suite, {"defects": ", ".join(planted) or "none"})
@@ -125,7 +132,9 @@ def junit_report(results: Sequence[ScenarioResult], *, defects: Sequence[str] = 
                              name=result.id, time=f"{result.seconds:.3f}")
         _properties(case, {"defects": ", ".join(result.defects) or "none",
                            "digest": result.digest, "seed": str(result.scenario.seed)})
-        if not result.passed:
+        if result.skipped is not None:
+            ET.SubElement(case, "skipped", message=redact(f"the scenario {result.skipped}"))
+        elif not result.passed:
             reasons = result.reasons()
             message = redact(reasons[0]) if reasons else "failed"
             failure = ET.SubElement(case, "failure", message=rezone(message, zone)
@@ -184,18 +193,23 @@ def print_summary(results: Sequence[ScenarioResult], console: Console, *,
     if table_too and results:
         _print_table(results, console)
     for result in results:
-        if not result.passed:
+        if result.failed:
             console.print(f"\n[bold red]FAIL[/] {result.id} ({result.scenario.file})",
                           highlight=False)
             console.print(failure_text(result, zone=zone), highlight=False, markup=False,
                           soft_wrap=True)
     passed = sum(r.passed for r in results)
+    failed = sum(r.failed for r in results)
+    skipped = len(results) - passed - failed
+    if skipped and not table_too:
+        console.print(f"\n{skipped} scenario(s) do not apply to the system under test "
+                      "(the table says why)", highlight=False)
     if interrupted is not None:
         console.print(f"\n[bold red]interrupted[/] after {len(results)} of {interrupted} "
                       "scenario(s); no report file written", highlight=False)
-    colour = "green" if passed == len(results) and interrupted is None else "red"
-    console.print(f"\n[{colour}]{passed} passed, {len(results) - passed} failed[/]",
-                  highlight=False)
+    colour = "green" if not failed and interrupted is None else "red"
+    closing = f"{passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else "")
+    console.print(f"\n[{colour}]{closing}[/]", highlight=False)
 
 
 def _print_table(results: Sequence[ScenarioResult], console: Console) -> None:
@@ -212,8 +226,13 @@ def _print_table(results: Sequence[ScenarioResult], console: Console) -> None:
             f"[bold red]{name}[/]" if name in result.unexpected else f"({name})"
             for name in result.violated) or "—"
         if result.error:
-            violated = "[bold red]contract[/]"
-        row = ["[green]pass[/]" if result.passed else "[bold red]FAIL[/]", result.id, violated]
+            violated = "[bold red]system[/]" if result.stopped_by == "system" else \
+                "[bold red]contract[/]"
+        if result.skipped is not None:
+            violated = escape(f"does not apply: it {result.skipped}")
+        status = {"pass": "[green]pass[/]", "skip": "[yellow]skip[/]"}.get(result.status,
+                                                                          "[bold red]FAIL[/]")
+        row = [status, result.id, violated]
         if wide:
             row += [str(result.events), result.digest[:12]]
         table.add_row(*row)

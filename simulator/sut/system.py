@@ -224,6 +224,24 @@ class SystemUnderTest:
         self._fail(f"the {self.name} never became idle at {instant_text(now)}: "
                    f"{_TICKS_AT_ONE_INSTANT} ticks in a row it still had work due then")
 
+    # -- probes (lendsim check) --------------------------------------------------------------
+    def probe(self, contract: str, operation: str, body: Body | None = None, *,
+              signed_at: datetime | None = None) -> Response:
+        """One request as it is, at the system's clock — no tick before it, no wake-up read
+        after it — and its answer whatever its status (a status or body outside the
+        contract still raises :class:`~simulator.core.errors.ContractError`)."""
+        wire = self._control if contract == "control" else self._wire
+        now = self.clock or self._now()
+        answer = self._send(wire, operation, body or {}, {}, LENDSIM_KEY_ID, now,
+                            sign_at=signed_at or now)
+        return wire.response(operation, answer)
+
+    def reset(self) -> None:
+        """Reset the system (again) to the world's instant."""
+        self.clock = None
+        self.next_wakeup = None
+        self._ensure_reset()
+
     # -- time ------------------------------------------------------------------------------
     def _now(self) -> datetime:
         return self.stage.clock.now

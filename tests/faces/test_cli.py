@@ -109,11 +109,12 @@ def test_planted_defect_fails_with_exit_1(defect_run: DefectRun) -> None:
 def test_json_report_written(defect_run: DefectRun) -> None:
     """``--json FILE`` writes the README, "Command line" report, creating the folder."""
     report = json.loads(defect_run.json_file.read_text(encoding="utf-8"))
-    assert set(report) == {"scenarios", "passed", "failed"}
+    assert set(report) == {"scenarios", "passed", "failed", "skipped"}
     assert sorted(s["scenario"] for s in report["scenarios"]) == list(INCIDENT_IDS)
     failed = [s for s in report["scenarios"] if not s["passed"]]
     assert tuple(sorted(s["scenario"] for s in failed)) == FAIL_WITHOUT_CORRECTIONS
-    assert (report["passed"], report["failed"]) == (len(INCIDENT_IDS) - 3, 3)
+    assert (report["passed"], report["failed"], report["skipped"]) == \
+        (len(INCIDENT_IDS) - 3, 3, 0)
     assert any(v["invariant"] == "false_reports_corrected"
                for s in failed for v in s["violations"])
 
