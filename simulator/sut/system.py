@@ -155,7 +155,8 @@ class SystemUnderTest:
 
     def crash(self) -> None:
         self._ensure_reset()
-        answer = self._send(self._control, "crash", {}, {}, LENDSIM_KEY_ID, self._now())
+        answer = self._send(self._control, "crash", {}, {}, LENDSIM_KEY_ID, self._now(),
+                            sign_at=self.clock)  # control: signed at the system's clock
         if answer.status == 404:
             raise Unsupported(f"the {self.name} does not crash on request "
                               "(POST /lendsim/crash answered 404)")

@@ -229,7 +229,13 @@ class AsgiTransport:
             lifespan, self._lifespan = self._lifespan, None
             with contextlib.suppress(Exception):
                 asyncio.run_coroutine_threadsafe(lifespan.stop(), self._loop).result(10)
+        if self._loop.is_closed():
+            return
         self._loop.call_soon_threadsafe(self._loop.stop)
+        if threading.current_thread() is not self._thread:
+            self._thread.join(10)
+            if not self._thread.is_alive():
+                self._loop.close()  # its self-pipe sockets, or ResourceWarnings at exit
 
 
 class _Lifespan:
