@@ -27,7 +27,7 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -91,6 +91,8 @@ def _require(body: dict[str, Any], **kinds: str) -> None:
     """Each named field present and of its kind, else a 422 naming it."""
     for name, kind in kinds.items():
         value = body.get(name)
+        if isinstance(value, float) and value.is_integer():  # JSON's 12.0 is the integer 12
+            value = body[name] = int(value)
         ok = {
             "id": isinstance(value, str) and _ID.fullmatch(value) is not None,
             "text": isinstance(value, str) and 0 < len(value) <= 100,
@@ -121,7 +123,7 @@ class Service:
                       if env.get(f"LENDSIM_{name.upper()}_URL")}
         self.folder = Path(tempfile.mkdtemp(prefix="example-bank-"))
         self.bank: Bank | None = None
-        self.clock = datetime(2000, 1, 1, tzinfo=timezone.utc)
+        self.clock = datetime(2000, 1, 1, tzinfo=UTC)
         self.ticking = threading.Lock()
 
     def current(self) -> Bank:
@@ -147,7 +149,7 @@ def _instant(value: Any) -> datetime:
         raise Problem(422, "Invalid request", "expected an RFC 3339 instant") from None
     if found.tzinfo is None:
         raise Problem(422, "Invalid request", "the instant needs an offset")
-    return found.astimezone(timezone.utc)
+    return found.astimezone(UTC)
 
 
 # -- control ------------------------------------------------------------------------------
@@ -221,9 +223,11 @@ def post_repayment(service: Service, call: Call) -> tuple[int, Any]:
         raise Problem(400, "Missing Idempotency-Key", "the Idempotency-Key header is required")
     body = call.body()
     _require(body, payment_id="id", loan_id="id", value_time="instant")
-    if not isinstance(body.get("amount"), int) or isinstance(body["amount"], bool) \
-            or body["amount"] <= 0:
-        raise Problem(422, "Invalid amount", "amount must be a positive number of minor units")
+    try:
+        _require(body, amount="money")
+    except Problem:
+        raise Problem(422, "Invalid amount",
+                      "amount must be a positive number of minor units") from None
     return 201, service.current().post_repayment(body, key)
 
 
@@ -314,7 +318,7 @@ def build_app(service: Service) -> Starlette:
 def main() -> None:
     parser = argparse.ArgumentParser(description="An example bank service.")
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("LENDSIM_PORT", 8000)))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("LENDSIM_PORT", "8000")))
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     service = Service()

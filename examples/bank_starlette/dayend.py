@@ -94,7 +94,7 @@ class Bank(Ledger):
         row = self.store.one("SELECT count, total, matched, in_transit FROM"
                              " reconciliation_files WHERE business_date = ?", (day,))
         if row is None:
-            raise Problem(404, "Unknown file", f"no reconciliation file for {day}")
+            raise Problem(404, "Unknown file", "no reconciliation file for that date")
         return {"business_date": day, "count": row[0], "total": row[1], "matched": row[2],
                 "in_transit": row[3], "status": "received"}
 
@@ -201,7 +201,7 @@ class Bank(Ledger):
     def verify_dispute(self, body: dict[str, Any]) -> dict[str, Any]:
         account, period = body["account"], body["period"]
         if self.store.one("SELECT 1 FROM loans WHERE loan_id = ?", (account,)) is None:
-            raise Problem(404, "Unknown account", f"no account {account}")
+            raise Problem(404, "Unknown account", "no account with this id")
         try:
             answer = self._http("GET", f"{self.peers.get('platform', '')}/loans/{account}"
                                        "/payments")

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -94,7 +94,7 @@ class Ledger:
             for loan_id in ids:
                 if ids.count(loan_id) > 1 or db.execute(
                         "SELECT 1 FROM loans WHERE loan_id = ?", (loan_id,)).fetchone():
-                    raise Problem(409, "Loan exists", f"loan {loan_id} is already booked")
+                    raise Problem(409, "Loan exists", "a loan of the file is already booked")
             db.executemany("INSERT INTO loans VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                            [loan_row for loan_row, _ in booked])
             db.executemany("INSERT INTO installments (loan_id, number, due_date, period,"
@@ -107,7 +107,7 @@ class Ledger:
     def get_loan(self, loan_id: str) -> dict[str, Any]:
         loan = self.store.one("SELECT annual_rate FROM loans WHERE loan_id = ?", (loan_id,))
         if loan is None:
-            raise Problem(404, "Unknown loan", f"no loan {loan_id}")
+            raise Problem(404, "Unknown loan", "no loan with this id")
         today = self.local_date().toordinal()
         outstanding = worst = 0
         installments = []
@@ -142,15 +142,15 @@ class Ledger:
                                     (payment_id,))
             if posted is not None:
                 raise Problem(422, "Payment already posted",
-                              f"payment {payment_id} was already posted as {posted[0]} under"
-                              " another Idempotency-Key; it is posted once")
+                              f"the payment was already posted as {posted[0]} under another"
+                              " Idempotency-Key; it is posted once")
         loan = self.store.one("SELECT disbursed FROM loans WHERE loan_id = ?",
                               (body["loan_id"],))
         if loan is None:
-            raise Problem(404, "Unknown loan", f"no loan {body['loan_id']}")
+            raise Problem(404, "Unknown loan", "no loan with this id")
         if body.get("currency") != CURRENCY[self.jurisdiction]:
             raise Problem(422, "Currency mismatch",
-                          f"loan {body['loan_id']} is in {CURRENCY[self.jurisdiction]}")
+                          f"the loan is in {CURRENCY[self.jurisdiction]}")
         value_time = datetime.fromisoformat(body["value_time"])
         opened = datetime.combine(date.fromisoformat(loan[0]), time(0), tzinfo=self.tz)
         if value_time.tzinfo is None or value_time < opened \
@@ -162,7 +162,7 @@ class Ledger:
 
     def pay_at_counter(self, loan_id: str, amount: int) -> dict[str, Any]:
         if self.store.one("SELECT 1 FROM loans WHERE loan_id = ?", (loan_id,)) is None:
-            raise Problem(404, "Unknown loan", f"no loan {loan_id}")
+            raise Problem(404, "Unknown loan", "no loan with this id")
         (count,) = self.store.one("SELECT count(*) FROM postings WHERE payment_id LIKE 'CTR%'"
                                   ) or (0,)
         return self._post(f"CTR{count + 1:08d}", loan_id, amount, to_us(self.clock), None)
@@ -261,7 +261,7 @@ class Ledger:
                              " refunded, value_us FROM postings WHERE posting_id = ?",
                              (posting_id,))
         if row is None:
-            raise Problem(404, "Unknown posting", f"no posting {posting_id}")
+            raise Problem(404, "Unknown posting", "no posting with this id")
         return {"posting_id": row[0], "payment_id": row[1], "loan_id": row[2],
                 "amount": row[3], "applied": row[4], "refunded": row[5],
                 "value_time": iso(row[6]), "status": "posted"}
@@ -278,4 +278,4 @@ class Ledger:
 
 
 def utc(instant: datetime) -> datetime:
-    return instant.astimezone(timezone.utc)
+    return instant.astimezone(UTC)

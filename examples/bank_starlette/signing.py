@@ -24,9 +24,16 @@ import re
 import secrets
 import threading
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 __all__ = ["SignatureRejected", "Signer", "Verifier"]
+
+
+class Headers(Protocol):
+    """Request headers, looked up by name (any web framework's)."""
+
+    def get(self, name: str) -> str | None: ...
 
 ALGORITHM = "LENDSIM-HMAC-SHA256"
 WINDOW = timedelta(minutes=5)
@@ -53,7 +60,7 @@ class Signer:
         self._secret = secret.encode()
 
     def headers(self, method: str, path: str, body: bytes, now: datetime) -> dict[str, str]:
-        timestamp = now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        timestamp = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         nonce = secrets.token_hex(16)
         signature = hmac.new(self._secret, canonical(method, path, timestamp, nonce, body),
                              hashlib.sha256).hexdigest()
@@ -68,7 +75,7 @@ class Verifier:
         self._seen: dict[str, datetime] = {}
         self._lock = threading.Lock()
 
-    def verify(self, method: str, path: str, body: bytes, headers: Mapping[str, str],
+    def verify(self, method: str, path: str, body: bytes, headers: Headers,
                now: datetime, *, fresh: bool = True) -> str:
         """The key id that signed the request, or :class:`SignatureRejected`."""
         values = [headers.get(name) for name in HEADERS]
@@ -87,7 +94,7 @@ class Verifier:
                 or not _SIGNATURE.fullmatch(signature.lower()):
             raise SignatureRejected("malformed signature headers")
         if fresh and abs(signed_at - now) > WINDOW:
-            raise SignatureRejected(f"stale request: signed more than 5 minutes from our clock")
+            raise SignatureRejected("stale request: signed more than 5 minutes from our clock")
         expected = hmac.new(secret, canonical(method, path, timestamp, nonce, body),
                             hashlib.sha256).hexdigest()
         if not hmac.compare_digest(expected, signature.lower()):

@@ -20,11 +20,12 @@ import json
 import os
 import re
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Flask, Response, request
+from werkzeug.exceptions import MethodNotAllowed
 
 from .service import Peers, Platform, Problem, now
 from .signing import SignatureRejected, Signer, Verifier
@@ -54,6 +55,8 @@ def _json(body: Any, status: int = 200) -> Response:
 def _field(body: dict[str, Any], name: str, kind: str) -> Any:
     """A required field of the body, checked; :class:`Problem` 422 naming it otherwise."""
     value = body.get(name)
+    if isinstance(value, float) and value.is_integer():  # JSON's 12.0 is the integer 12
+        value = body[name] = int(value)
     ok = {
         "id": isinstance(value, str) and _ID.fullmatch(value) is not None,
         "phone": isinstance(value, str) and _PHONE.fullmatch(value) is not None,
@@ -75,7 +78,7 @@ def _instant(value: Any) -> datetime:
         raise Problem(422, "Invalid request", "expected an RFC 3339 instant") from None
     if found.tzinfo is None:
         raise Problem(422, "Invalid request", "the instant needs an offset")
-    return found.astimezone(timezone.utc)
+    return found.astimezone(UTC)
 
 
 class _Service:
@@ -171,11 +174,13 @@ def create_app() -> Flask:
 
     @app.errorhandler(404)
     def not_found(error: Exception) -> Response:
-        return _problem(404, "Not found", f"no route {request.method} {request.path}")
+        return _problem(404, "Not found", "no such resource")
 
     @app.errorhandler(405)
-    def not_allowed(error: Exception) -> Response:
-        return _problem(405, "Method not allowed", f"{request.method} {request.path}")
+    def not_allowed(error: MethodNotAllowed) -> Response:
+        answer = _problem(405, "Method not allowed", f"{request.method} is not allowed here")
+        answer.headers["Allow"] = ", ".join(error.valid_methods or ())
+        return answer
 
     # -- control -----------------------------------------------------------------------
     @app.post("/lendsim/reset")
@@ -225,10 +230,11 @@ def create_app() -> Flask:
     def repay() -> Response:
         given = body()
         _field(given, "loan_id", "id")
-        if not isinstance(given.get("amount"), int) or isinstance(given.get("amount"), bool) \
-                or not 0 < given["amount"] <= 10**14:
+        try:
+            _field(given, "amount", "money")
+        except Problem:
             raise Problem(422, "Invalid amount",
-                          "amount must be a positive number of minor units")
+                          "amount must be a positive number of minor units") from None
         return _json(service.current().repay(given), 201)
 
     @app.get("/loans/<loan_id>/payments")
@@ -239,7 +245,7 @@ def create_app() -> Flask:
     def list_pending() -> Response:
         after = request.args.get("after", "")
         limit = request.args.get("limit", "500")
-        if not _LIMIT.fullmatch(limit) or (after and not _ID.fullmatch(after)):
+        if not _LIMIT.fullmatch(limit) or ("after" in request.args and not _ID.fullmatch(after)):
             raise Problem(422, "Invalid request", "limit is 1 to 1000, after a payment id")
         return _json(service.current().list_pending(after, int(limit)))
 

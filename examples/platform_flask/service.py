@@ -10,7 +10,7 @@ Every day at 01:00 local time the bank gets the reconciliation file of the
 previous day: every capture, forwarded or not, and the refunds.
 
 Jobs (relay, retries, files) run only when the clock is moved
-(:meth:`Platform.run_due`); business time is ``datetime.now()``.
+(:meth:`Platform.run_due`); business time is the wall clock (:func:`now`).
 
 ``EXAMPLE_BUG=1`` plants the integration bug of the README: a forward that
 cannot reach the bank (refused, timed out) is marked as forwarded anyway.
@@ -23,7 +23,7 @@ import logging
 import os
 import time as time_module
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -56,7 +56,7 @@ class Problem(Exception):
 def now() -> datetime:
     """The wall clock, in UTC (read from the epoch clock: correct whatever zone the host,
     or a test harness, gives naive local times)."""
-    return datetime.fromtimestamp(time_module.time(), timezone.utc)
+    return datetime.fromtimestamp(time_module.time(), UTC)
 
 
 def backoff(attempts: int) -> timedelta:
@@ -101,7 +101,7 @@ class Platform:
         loan_id = body["loan_id"]
         with self.store.transaction() as db:
             if db.execute("SELECT 1 FROM loans WHERE loan_id = ?", (loan_id,)).fetchone():
-                raise Problem(409, "Loan exists", f"loan {loan_id} is already open")
+                raise Problem(409, "Loan exists", "a loan with this id is already open")
             db.execute("INSERT INTO loans VALUES (?,?,?,?,?,?)",
                        (loan_id, body["borrower"], body["phone"], body["principal"],
                         body["months"], body["disbursed"]))
@@ -120,7 +120,7 @@ class Platform:
         value_time = captured.isoformat()
         with self.store.transaction() as db:
             if not db.execute("SELECT 1 FROM loans WHERE loan_id = ?", (loan_id,)).fetchone():
-                raise Problem(404, "Unknown loan", f"no loan {loan_id}")
+                raise Problem(404, "Unknown loan", "no loan with this id")
             (count,) = db.execute("SELECT count(*) FROM payments").fetchone()
             payment_id = f"PAY{count + 1:08d}"
             db.execute("INSERT INTO payments VALUES (?,?,?,?,?,'pending',NULL,NULL)",
@@ -174,7 +174,7 @@ class Platform:
         row = self.store.one("SELECT value FROM settings WHERE name = 'next_reconciliation'")
         assert row is not None
         day = date.fromisoformat(str(row[0])) + timedelta(days=1)
-        return datetime.combine(day, RECONCILE_AT, tzinfo=self.tz).astimezone(timezone.utc)
+        return datetime.combine(day, RECONCILE_AT, tzinfo=self.tz).astimezone(UTC)
 
     def run_due(self, until: datetime) -> None:
         """Run every job due at or before ``until``, oldest first, until none is."""
@@ -307,7 +307,7 @@ class Platform:
         if 200 <= status < 300 or (status and refused_for_good(status)):
             outcome = "sent" if status < 300 else "rejected"
             if outcome == "rejected":
-                log.error("reconciliation file %s rejected (%d) %s", business_date, status, answer.text)
+                log.error("reconciliation file %s rejected (%d)", business_date, status)
             with self.store.transaction() as db:
                 db.execute("UPDATE reconciliation SET status = ? WHERE business_date = ?",
                            (outcome, business_date))

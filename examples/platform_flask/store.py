@@ -15,7 +15,8 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 __all__ = ["Store", "from_us", "to_us"]
 
@@ -53,7 +54,7 @@ CREATE TABLE notices (
 CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _numbers = itertools.count(1)
 
 
@@ -91,13 +92,13 @@ class Store:
                 raise
             self.db.execute("COMMIT")
 
-    def read(self, query: str, args: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    def read(self, query: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
             return self.db.execute(query, args).fetchall()
 
-    def one(self, query: str, args: tuple[object, ...] = ()) -> tuple[object, ...] | None:
+    def one(self, query: str, args: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
         with self._lock:
-            row: tuple[object, ...] | None = self.db.execute(query, args).fetchone()
+            row: tuple[Any, ...] | None = self.db.execute(query, args).fetchone()
             return row
 
     def crash(self) -> None:

@@ -29,7 +29,8 @@ def test_a_platform_that_drops_failed_forwards_loses_repayments(
     """With EXAMPLE_BUG=1 a forward refused by the outage is marked forwarded: lendsim fails the
     scenario with exactly_once_posting for the repayment the bank never got."""
     monkeypatch.setenv("EXAMPLE_BUG", "1")
-    (result,) = run_with("platform", TARGET, PROFILE, ["outages/api-down-across-day-end-batch.yaml"])
+    (result,) = run_with("platform", TARGET, PROFILE,
+                         ["outages/api-down-across-day-end-batch.yaml"])
     assert result.error is None and result.failed
     assert "exactly_once_posting" in result.unexpected
     lost = result.violations["exactly_once_posting"]
