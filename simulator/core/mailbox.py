@@ -102,10 +102,17 @@ class Mailbox:
     def wait(self, future: Future[T], timeout: float | None) -> T:
         """Wait for ``future`` on the world's thread, running every call posted meanwhile;
         :class:`WaitedTooLong` after ``timeout`` seconds (``None``: for ever)."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        future.add_done_callback(self._wake)
+        return self.call_out(lambda: future, timeout)
+
+    def call_out(self, start: Callable[[], Future[T]], timeout: float | None) -> T:
+        """Start a call (``start`` returns its future) and wait for it as :meth:`wait` does;
+        the world counts as waiting from before the call starts, so whatever the call makes
+        come back into the world is served, however soon it comes."""
         self.waiting += 1
         try:
+            future = start()
+            deadline = None if timeout is None else time.monotonic() + timeout
+            future.add_done_callback(self._wake)
             return self._wait(future, deadline, timeout)
         finally:
             self.waiting -= 1

@@ -54,7 +54,7 @@ from simulator.sut.wire import RoleWire
 from simulator.wire.contracts import Contracts, load_contracts
 from simulator.wire.signing import TEST_KEY_IDS, Keyring, well_known_secret
 
-__all__ = ["ReferenceSystem", "keys_from_environment"]
+__all__ = ["ReferenceSystem", "bank_app", "keys_from_environment", "platform_app"]
 
 #: how long the party waits for a peer's answer (real seconds)
 _PEER_TIMEOUT = 30.0
@@ -256,7 +256,7 @@ class ReferenceSystem:
                              headers=self._next_wakeup)
         control_face = face_app("control", self.contracts, target=lambda: control,
                                 now=lambda: self.clock.now, keyring=None, home=self.home)
-        return _Either(control_face, role_face)
+        return _Either(control_face, role_face, self.close)
 
     def _next_wakeup(self) -> dict[str, str]:
         """``Lendsim-Next-Wakeup`` on every answer: lendsim need not ask for the clock."""
@@ -270,6 +270,8 @@ class ReferenceSystem:
         return party
 
     def close(self) -> None:
+        if self.home.closed:
+            return
         try:
             self.home.call(self._close_party)
         finally:
@@ -287,15 +289,37 @@ class _NotReset:
 
 
 class _Either:
-    """Requests under ``/lendsim/`` to the control face, the rest to the role's."""
+    """Requests under ``/lendsim/`` to the control face, the rest to the role's; the
+    lifespan's shutdown closes the system."""
 
-    def __init__(self, control: Starlette, role: Starlette) -> None:
+    def __init__(self, control: Starlette, role: Starlette, close: Any) -> None:
         self._control = control
         self._role = role
+        self._close = close
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         path = scope.get("path", "")
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    self._close()
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
         if scope["type"] == "http" and path.startswith("/lendsim/"):
             await self._control(scope, receive, send)
         else:
             await self._role(scope, receive, send)
+
+
+def bank_app() -> _Either:
+    """The reference bank as an ASGI app, for ``python:simulator.sut.reference:bank_app``."""
+    return ReferenceSystem("bank").app()
+
+
+def platform_app() -> _Either:
+    """The reference platform as an ASGI app, for
+    ``python:simulator.sut.reference:platform_app``."""
+    return ReferenceSystem("platform").app()

@@ -35,12 +35,14 @@ the run with a :class:`~simulator.world.roles.SystemFailure` (or a
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 from simulator.core.errors import ContractError, LendsimError
 from simulator.core.headers import header
 from simulator.core.mailbox import WaitedTooLong
+from simulator.core.privacy import redact
 from simulator.engine.links import Body, Response
 from simulator.sut.transports import Answer, Transport, TransportError
 from simulator.sut.wire import Outgoing, RoleWire
@@ -323,17 +325,29 @@ class SystemUnderTest:
                                          sign_at))
         if self._before_call is not None:
             self._before_call(now)
-        future = self.transport.start(outgoing.method, outgoing.path, headers, outgoing.body)
+        started: list[Future[Answer]] = []
+
+        def start() -> Future[Answer]:
+            started.append(self.transport.start(outgoing.method, outgoing.path, headers,
+                                                outgoing.body))
+            return started[0]
+
         self._depth += 1
         try:
-            answer = self.stage.mailbox.wait(future, self.timeout)
+            answer = self.stage.mailbox.call_out(start, self.timeout)
         except WaitedTooLong:
-            future.cancel()
+            if started:
+                started[0].cancel()
             self._fail(f"the {self.name} did not answer {contract}.{operation} within "
                        f"{self.timeout:g} s (real time)")
         except TransportError as error:
             self._fail(f"the {self.name} could not be reached for {contract}.{operation}: "
                        f"{error.reason}")
+        except LendsimError:
+            raise
+        except Exception as error:  # the app itself raised: what a server would make a 500
+            self._fail(f"the {self.name} raised {type(error).__name__} handling "
+                       f"{contract}.{operation}: {redact(str(error))}")
         finally:
             self._depth -= 1
         if self.failure is not None and self._depth == 0:

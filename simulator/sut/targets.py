@@ -46,7 +46,13 @@ from simulator.core.privacy import redact
 from simulator.core.topology import ROLES
 from simulator.sut.peers import LoopbackServer, Peers, RequestsRouter
 from simulator.sut.system import SystemUnderTest
-from simulator.sut.transports import AsgiTransport, HttpTransport, Transport, WsgiTransport
+from simulator.sut.transports import (
+    AsgiTransport,
+    HttpTransport,
+    Transport,
+    TransportError,
+    WsgiTransport,
+)
 from simulator.wire.contracts import Contracts, load_contracts
 from simulator.wire.signing import TEST_KEY_IDS, Keyring, well_known_secret
 from simulator.world.roles import Stage, SystemFailure
@@ -332,8 +338,15 @@ class Launcher:
                     raise SystemFailure(f"{spec.text}: the factory failed "
                                         f"({type(error).__name__}: {redact(str(error))})",
                                         role=spec.role) from None
-            transport = AsgiTransport(app, spec.role, lifespan=True) if _is_asgi(app) else \
-                WsgiTransport(app, spec.role)
+            if not callable(app):
+                raise SystemFailure(f"{spec.text}: the factory returned "
+                                    f"{type(app).__name__}, not a WSGI or ASGI app",
+                                    role=spec.role)
+            try:
+                transport = AsgiTransport(app, spec.role, lifespan=True) if _is_asgi(app) \
+                    else WsgiTransport(app, spec.role)
+            except TransportError as error:
+                raise SystemFailure(error.reason, role=spec.role) from None
             if self._router is None:
                 self._router = RequestsRouter(self.timeout)
             router = self._router

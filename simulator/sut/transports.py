@@ -232,10 +232,9 @@ class AsgiTransport:
         if self._loop.is_closed():
             return
         self._loop.call_soon_threadsafe(self._loop.stop)
-        if threading.current_thread() is not self._thread:
-            self._thread.join(10)
-            if not self._thread.is_alive():
-                self._loop.close()  # its self-pipe sockets, or ResourceWarnings at exit
+        self._thread.join(10)
+        if not self._thread.is_alive():
+            self._loop.close()
 
 
 class _Lifespan:

@@ -12,6 +12,7 @@ a look.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any
 
 from simulator.scenarios.defects import DEFECTS
 from simulator.scenarios.loader import load_scenario
+from simulator.scenarios.model import Scenario
 from simulator.world.pool import run_jobs
 from simulator.world.runner import run_scenario
 
@@ -84,9 +86,17 @@ class Matrix:
         }
 
 
+@functools.cache
+def _scenario(path: str) -> Scenario:
+    """A scenario file, loaded once per worker process (a Scenario is immutable): the matrix
+    runs each file once per defect, and reading and validating it costs as much as running
+    a small one."""
+    return load_scenario(Path(path))
+
+
 def _run(job: tuple[str, str | None]) -> Outcome:
     path, defect = job
-    scenario = load_scenario(Path(path))
+    scenario = _scenario(path)
     result = run_scenario(scenario, (defect,) if defect else ())
     other = (*result.missing, *result.unfired, *(
         f"bureau {c.borrower} {c.period}: {c.actual}, expected {c.expected}"

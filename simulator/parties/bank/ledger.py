@@ -202,8 +202,10 @@ class Ledger(BankBase):
                 if effective_us < inst.due_end_us:
                     inst.max_dpd = 0
                 else:
+                    # days past due as of the value time: the days the batch counted while the
+                    # repayment was still in transit do not count
                     day = from_us(effective_us).astimezone(self._tz).date().toordinal()
-                    inst.max_dpd = max(inst.max_dpd, day - inst.grace_end)
+                    inst.max_dpd = max(day - inst.grace_end, 1)
                     inst.attention = 1  # settled late: the batch reports it
             allocation.append([inst.number, to_penalty, to_schedule])
         return allocation, remaining
@@ -229,7 +231,11 @@ class Ledger(BankBase):
         with self.db:
             overtaken = self._latest(loan_id) > effective_us
             read: list[OpenInstallment]
-            given_back_before = self._given_back(loan_id) if overtaken else 0
+            # what each of the loan's postings gave back so far (a re-allocation may leave
+            # an earlier posting with a surplus: it goes back under that posting's payment)
+            refunded_before: dict[str, int] = dict(self.db.execute(
+                "SELECT posting_id, refunded FROM postings WHERE loan_id = ?",
+                (loan_id,)).fetchall()) if overtaken else {}
             if overtaken:
                 read = self._installments(loan_id)
                 for inst in read:
@@ -259,6 +265,7 @@ class Ledger(BankBase):
                     self._open_installments(loan_id, read), terms, amount, effective_us,
                     payment_id)
             cleared = []
+            corrected = []
             for new in read:
                 if new.row() == new.original:
                     continue
@@ -273,6 +280,13 @@ class Ledger(BankBase):
                     cleared.append(old)
                     if old.reported == "overdue" and not self.defect(
                             "no_correction_on_late_arrival"):
+                        new.reported = "current"
+                elif old.reported == "overdue" and self._settled_before_threshold(new) and \
+                        not self._settled_before_threshold(old):
+                    # late, but paid before the reporting threshold: the delinquency reported
+                    # while the repayment was in transit (the wait for a file ran out) is false
+                    corrected.append(old)
+                    if not self.defect("no_correction_on_late_arrival"):
                         new.reported = "current"
                 self.db.execute(
                     "UPDATE installments SET paid = ?, penalty_paid = ?, penalty_charged = ?,"
@@ -289,11 +303,19 @@ class Ledger(BankBase):
             self._forget_in_transit([payment_id])
             for inst in cleared:
                 self._clear_overdue(loan_id, inst, payment_id)
-            # what the loan was paid beyond everything it owes goes back to the borrower
-            surplus = self._given_back(loan_id) - given_back_before if overtaken else refunded
+            for inst in corrected:
+                self._correct_record(loan_id, inst)
+            # what the loan was paid beyond everything it owes goes back to the borrower, as
+            # part of the payment whose allocation left it over
+            returns = [(paid_by, now_refunded - refunded_before.get(posted, 0))
+                       for posted, paid_by, now_refunded in self.db.execute(
+                           "SELECT posting_id, payment_id, refunded FROM postings"
+                           " WHERE loan_id = ? ORDER BY posting_id", (loan_id,))
+                       if now_refunded > refunded_before.get(posted, 0)] if overtaken else \
+                [(payment_id, refunded)] if refunded > 0 else []
         self._postings += 1
-        if surplus > 0:
-            self.env.network.give_back(payment_id, surplus, by=self.name)
+        for paid_by, surplus in returns:
+            self.env.network.give_back(paid_by, surplus, by=self.name)
         self._latest_effective[loan_id] = max(self._latest(loan_id), effective_us)
         response_body = {
             "posting_id": posting_id, "payment_id": payment_id, "loan_id": loan_id,
@@ -303,7 +325,7 @@ class Ledger(BankBase):
         self.journal("posted", payment_id=payment_id, posting_id=posting_id, loan_id=loan_id,
                      amount=amount, applied=applied, refunded=refunded,
                      value_time=value_time, effective=from_us(effective_us))
-        if cleared:
+        if cleared or corrected:
             self.outbox.schedule(now)
         return Response(201, response_body)
 
@@ -340,14 +362,30 @@ class Ledger(BankBase):
         self.outbox.enqueue("bank->platform", "installment_cleared",
                       {"loan_id": loan_id, "installment": inst.number, "kind": "cleared"},
                       ref=loan_id)
-        if inst.reported == "overdue" and not self.defect("no_correction_on_late_arrival"):
-            subject = self._subject(loan_id)
-            record = {"subject_id": subject, "account": loan_id, "installment": inst.number,
-                      "period": period, "status": "current", "days_past_due": 0,
-                      "correction": True}
-            self.outbox.enqueue("bank->bureau", "submit_reports",
-                          {"furnisher": "bank", "records": [record]}, ref=loan_id)
-            self.journal("correction_queued", loan_id=loan_id, installment=inst.number)
+        if inst.reported == "overdue":
+            self._correct_record(loan_id, inst, period)
+
+    def _settled_before_threshold(self, inst: OpenInstallment) -> bool:
+        """Was the installment settled before it reached the reporting threshold?"""
+        return inst.settled_us is not None and \
+            inst.settled_us < self._threshold_us(inst.grace_end)
+
+    def _correct_record(self, loan_id: str, inst: OpenInstallment,
+                        period: str | None = None) -> None:
+        """Queue a correction of the installment's record back to current (in a txn)."""
+        if self.defect("no_correction_on_late_arrival"):
+            return
+        if period is None:
+            period = self.db.execute(
+                "SELECT period FROM installments WHERE loan_id = ? AND number = ?",
+                (loan_id, inst.number)).fetchone()[0]
+        subject = self._subject(loan_id)
+        record = {"subject_id": subject, "account": loan_id, "installment": inst.number,
+                  "period": period, "status": "current", "days_past_due": 0,
+                  "correction": True}
+        self.outbox.enqueue("bank->bureau", "submit_reports",
+                            {"furnisher": "bank", "records": [record]}, ref=loan_id)
+        self.journal("correction_queued", loan_id=loan_id, installment=inst.number)
 
     def _posting_body(self, posting_id: str) -> Body:
         row = self.db.execute(
