@@ -152,7 +152,11 @@ class Bank(Ledger):
                 if settled_us is None:
                     if max_dpd < 1 or self._covered(db, loan_id, number, due_end_us):
                         continue
-                    dpd = max_dpd
+                    # paid late but before the reporting threshold, still in transit: the
+                    # warning is true, a delinquency would not be
+                    threshold = self.threshold_us(grace_end)
+                    dpd = 0 if threshold > due_end_us and \
+                        self._covered(db, loan_id, number, threshold) else max_dpd
                     if not warned:
                         messages.append({"borrower": borrower, "phone": phone,
                                          "loan_id": loan_id, "installment": number,
@@ -205,9 +209,12 @@ class Bank(Ledger):
         try:
             answer = self._http("GET", f"{self.peers.get('platform', '')}/loans/{account}"
                                        "/payments")
-            captured = answer.json()["payments"] if answer.status_code == 200 else []
+            captured = answer.json()["payments"] if answer.status_code == 200 else None
         except (requests.RequestException, ValueError, KeyError):
-            captured = []  # verify with what the bank knows
+            captured = None
+        if captured is None:  # what the books alone say may be what is disputed
+            raise Problem(503, "Verification unavailable",
+                          "the platform's repayments could not be read; ask again later")
         records = []
         with self.store.transaction() as db:
             known = {row[0] for row in db.execute(
@@ -217,20 +224,22 @@ class Bank(Ledger):
                  to_us(datetime.fromisoformat(p["value_time"])))
                 for p in captured if p["payment_id"] not in known
                 and p["status"] not in ("refunded", "abandoned")])
-            for number, due_end_us, max_dpd, settled_us, reported in db.execute(
-                    "SELECT number, due_end_us, max_dpd, settled_us, reported FROM"
+            for number, due_end_us, grace_end, max_dpd, settled_us, reported in db.execute(
+                    "SELECT number, due_end_us, grace_end, max_dpd, settled_us, reported FROM"
                     " installments WHERE loan_id = ? AND period = ? ORDER BY number",
                     (account, period)).fetchall():
                 on_time = settled_us is not None and settled_us < due_end_us
-                covered = settled_us is None and self._covered(db, account, number,
-                                                               due_end_us)
-                late = max_dpd >= self.threshold and not (on_time or covered)
+                covered = settled_us is None and self._covered(
+                    db, account, number, self.threshold_us(grace_end))
+                dpd = max_dpd if settled_us is None else \
+                    self.local_date(from_us(settled_us)).toordinal() - grace_end  # when paid
+                late = dpd >= self.threshold and not (on_time or covered)
                 status = "overdue" if late else "current"
                 if reported is not None and reported != status:
                     db.execute("UPDATE installments SET reported = ? WHERE loan_id = ? AND"
                                " number = ?", (status, account, number))
                 records.append({"installment": number, "period": period, "status": status,
-                                "days_past_due": max_dpd if late else 0})
+                                "days_past_due": dpd if late else 0})
         return {"dispute_id": body["dispute_id"], "account": account, "period": period,
                 "records": records}
 

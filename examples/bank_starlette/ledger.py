@@ -11,7 +11,8 @@ beyond everything the loan owes goes back to the borrower.
 
 When an on-time repayment arrives after the day-end batch treated its
 installment as overdue, the platform is told it was cleared and, if the bureau
-was told "overdue", the bureau gets a correction.
+was told "overdue", the bureau gets a correction — as it does when a late
+repayment turns out to have been made before the reporting threshold.
 
 ``EXAMPLE_BUG=1`` plants the integration bug of the README: the
 ``Idempotency-Key`` is ignored, so a retried repayment is posted again.
@@ -223,13 +224,28 @@ class Ledger:
             on_time = inst.settled_us is not None and inst.settled_us < due_end_us
             was_on_time = settled_before is not None and settled_before < due_end_us
             cleared = on_time and not was_on_time and (warned or reported == "overdue")
+            # late, but paid before the reporting threshold: a delinquency reported while the
+            # repayment was in transit (the wait for the file ran out) is false
+            threshold = self.threshold_us(inst.grace_end)
+            in_time = inst.settled_us is not None and inst.settled_us < threshold
+            was_in_time = settled_before is not None and settled_before < threshold
+            correct = reported == "overdue" and (cleared or (in_time and not was_in_time))
             db.execute("UPDATE installments SET paid = ?, penalty = ?, penalty_paid = ?,"
                        " settled_us = ?, reported = ? WHERE loan_id = ? AND number = ?",
                        (inst.paid, inst.penalty, inst.penalty_paid, inst.settled_us,
-                        "current" if cleared and reported == "overdue" else reported,
-                        loan_id, inst.number))
+                        "current" if correct else reported, loan_id, inst.number))
             if cleared:
-                self._clear(db, loan_id, inst.number, period, reported == "overdue")
+                self.enqueue(db, "platform", "/callbacks/installment-cleared",
+                             {"loan_id": loan_id, "installment": inst.number,
+                              "kind": "cleared"})
+            if correct:
+                self._correct(db, loan_id, inst.number, period)
+
+    def threshold_us(self, grace_end: int) -> int:
+        """When an unpaid installment (its last grace day an ordinal) reaches the reporting
+        threshold: the midnight beginning its threshold-th day past due."""
+        day = date.fromordinal(grace_end + self.threshold)
+        return to_us(datetime.combine(day, time(0), tzinfo=self.tz))
 
     def _penalty(self, inst: _Installment, rate: str, at_us: int) -> int:
         if at_us < inst.due_end_us:
@@ -237,18 +253,14 @@ class Ledger:
         day = self.local_date(from_us(at_us)).toordinal()
         return penalty(inst.principal, rate, max(day - inst.grace_end, 1))
 
-    def _clear(self, db: Any, loan_id: str, number: int, period: str,
-               correct_bureau: bool) -> None:
-        """An on-time repayment arrived late: undo what "overdue" set in motion."""
-        self.enqueue(db, "platform", "/callbacks/installment-cleared",
-                     {"loan_id": loan_id, "installment": number, "kind": "cleared"})
-        if correct_bureau:
-            (subject,) = db.execute("SELECT subject_id FROM loans WHERE loan_id = ?",
-                                    (loan_id,)).fetchone()
-            self.enqueue(db, "bureau", "/reports", {"furnisher": "bank", "records": [
-                {"subject_id": subject, "account": loan_id, "installment": number,
-                 "period": period, "status": "current", "days_past_due": 0,
-                 "correction": True}]})
+    def _correct(self, db: Any, loan_id: str, number: int, period: str) -> None:
+        """The bureau was told "overdue" falsely: send it a correction."""
+        (subject,) = db.execute("SELECT subject_id FROM loans WHERE loan_id = ?",
+                                (loan_id,)).fetchone()
+        self.enqueue(db, "bureau", "/reports", {"furnisher": "bank", "records": [
+            {"subject_id": subject, "account": loan_id, "installment": number,
+             "period": period, "status": "current", "days_past_due": 0,
+             "correction": True}]})
 
     def enqueue(self, db: Any, peer: str, path: str, payload: dict[str, Any]) -> None:
         """A message to a partner, sent by the relay (in the caller's transaction)."""
