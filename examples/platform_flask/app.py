@@ -71,6 +71,21 @@ def _field(body: dict[str, Any], name: str, kind: str) -> Any:
     return value
 
 
+def _only(body: dict[str, Any], *names: str) -> dict[str, Any]:
+    """The body, refused with 422 when it carries a field the operation does not take."""
+    unexpected = sorted(set(body) - set(names))
+    if unexpected:
+        raise Problem(422, "Invalid request", f"unexpected field(s): {len(unexpected)}")
+    return body
+
+
+def _id(value: str) -> str:
+    """A path's id, checked."""
+    if not _ID.fullmatch(value):
+        raise Problem(422, "Invalid request", "the path does not name a valid id")
+    return value
+
+
 def _instant(value: Any) -> datetime:
     try:
         found = datetime.fromisoformat(str(value))
@@ -215,7 +230,8 @@ def create_app() -> Flask:
     # -- borrowers -----------------------------------------------------------------------
     @app.post("/loans")
     def open_loan() -> Response:
-        given = body()
+        given = _only(body(), "loan_id", "borrower", "phone", "principal", "months",
+                      "disbursed")
         for name, kind in (("loan_id", "id"), ("borrower", "id"), ("phone", "phone"),
                            ("principal", "money"), ("months", "number"),
                            ("disbursed", "date")):
@@ -224,11 +240,11 @@ def create_app() -> Flask:
 
     @app.get("/borrowers/<borrower>/loans")
     def list_loans(borrower: str) -> Response:
-        return _json(service.current().list_loans(borrower))
+        return _json(service.current().list_loans(_id(borrower)))
 
     @app.post("/repayments")
     def repay() -> Response:
-        given = body()
+        given = _only(body(), "loan_id", "amount")
         _field(given, "loan_id", "id")
         try:
             _field(given, "amount", "money")
@@ -239,7 +255,7 @@ def create_app() -> Flask:
 
     @app.get("/loans/<loan_id>/payments")
     def list_payments(loan_id: str) -> Response:
-        return _json(service.current().list_payments(loan_id))
+        return _json(service.current().list_payments(_id(loan_id)))
 
     @app.get("/payments/pending")
     def list_pending() -> Response:
@@ -253,7 +269,7 @@ def create_app() -> Flask:
     @app.post("/callbacks/installment-overdue")
     @app.post("/callbacks/installment-cleared", endpoint="installment_cleared")
     def installment_notice() -> Response:
-        given = body()
+        given = _only(body(), "loan_id", "installment", "kind")
         _field(given, "loan_id", "id")
         _field(given, "installment", "number")
         if given.get("kind") not in ("overdue", "cleared"):

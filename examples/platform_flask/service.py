@@ -7,7 +7,8 @@ retries with capped exponential backoff (1 minute, doubling, at most 1 hour)
 until the bank answers. A repayment the bank refuses for good is given back to
 the borrower (through the payment network) and the borrower is told by text.
 Every day at 01:00 local time the bank gets the reconciliation file of the
-previous day: every capture, forwarded or not, and the refunds.
+previous day: every capture, forwarded or not, and the refunds; it is sent again,
+with the same backoff, until the bank takes it.
 
 Jobs (relay, retries, files) run only when the clock is moved
 (:meth:`Platform.run_due`); business time is the wall clock (:func:`now`).
@@ -304,14 +305,14 @@ class Platform:
             status = answer.status_code
         except requests.RequestException:
             status = 0
-        if 200 <= status < 300 or (status and refused_for_good(status)):
-            outcome = "sent" if status < 300 else "rejected"
-            if outcome == "rejected":
-                log.error("reconciliation file %s rejected (%d)", business_date, status)
+        if 200 <= status < 300:
             with self.store.transaction() as db:
-                db.execute("UPDATE reconciliation SET status = ? WHERE business_date = ?",
-                           (outcome, business_date))
+                db.execute("UPDATE reconciliation SET status = 'sent' WHERE business_date = ?",
+                           (business_date,))
             return
+        # the bank holds its day-end actions until the file is in: never give up on it
+        log.warning("reconciliation file %s not taken (%s): retrying", business_date,
+                    status or "unreachable")
         (attempts,) = self.store.one("SELECT attempts FROM reconciliation WHERE"
                                      " business_date = ?", (business_date,)) or (0,)
         attempts = int(str(attempts)) + 1

@@ -44,7 +44,7 @@ CREATE TABLE outbox (
 CREATE INDEX outbox_due ON outbox (next_us);
 CREATE INDEX outbox_ref ON outbox (topic, ref);
 CREATE TABLE reconciliation (
-    business_date TEXT PRIMARY KEY, status TEXT NOT NULL,   -- pending | sent | rejected
+    business_date TEXT PRIMARY KEY, status TEXT NOT NULL,   -- pending | sent
     attempts INTEGER NOT NULL DEFAULT 0, next_us INTEGER NOT NULL
 );
 CREATE TABLE notices (
