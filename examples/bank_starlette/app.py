@@ -27,7 +27,7 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -48,6 +48,12 @@ _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,79}")
 _LIMIT = re.compile(r"1000|[1-9][0-9]{0,2}")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _RATE = re.compile(r"0(\.[0-9]{1,8})?|1(\.0{1,8})?")
+_PERIOD = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
+_PHONE = re.compile(r"[0-9+() .-]{3,32}")
+_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})")
+_LOAN_FIELDS = ("loan_id", "borrower", "subject_id", "name", "phone", "principal",
+                "annual_rate", "months", "method", "disbursed", "grace_days",
+                "arrears_tolerance", "holiday_shift")
 Handler = Callable[["Service", "Call"], tuple[int, Any]]
 
 
@@ -87,6 +93,14 @@ class Call:
         return found
 
 
+def _only(body: dict[str, Any], *names: str) -> dict[str, Any]:
+    """The body, refused with 422 when it carries a field the operation does not take."""
+    unexpected = set(body) - set(names)
+    if unexpected:
+        raise Problem(422, "Invalid request", f"unexpected field(s): {len(unexpected)}")
+    return body
+
+
 def _require(body: dict[str, Any], **kinds: str) -> None:
     """Each named field present and of its kind, else a 422 naming it."""
     for name, kind in kinds.items():
@@ -104,7 +118,14 @@ def _require(body: dict[str, Any], **kinds: str) -> None:
             "date": isinstance(value, str) and _DATE.fullmatch(value) is not None,
             "rate": isinstance(value, str) and _RATE.fullmatch(value) is not None,
             "list": isinstance(value, list),
-            "instant": isinstance(value, str) and "T" in value,
+            "instant": isinstance(value, str) and _INSTANT.fullmatch(value) is not None,
+            "period": isinstance(value, str) and _PERIOD.fullmatch(value) is not None,
+            "phone": isinstance(value, str) and _PHONE.fullmatch(value) is not None,
+            "days": isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 365,
+            "tolerance": isinstance(value, int) and not isinstance(value, bool)
+            and 0 <= value <= 10**14,
+            "shift": value in ("none", "next_working_day"),
+            "method": value in ("equal_installment", "equal_principal"),
         }[kind]
         if not ok:
             raise Problem(422, "Invalid request",
@@ -195,10 +216,17 @@ def crash(service: Service, call: Call) -> tuple[int, Any]:
 def _booking(loan: Any) -> dict[str, Any]:
     if not isinstance(loan, dict):
         raise Problem(422, "Invalid request", "a loan must be an object")
-    _require(loan, loan_id="id", borrower="id", subject_id="text", name="text", phone="text",
-             principal="money", annual_rate="rate", months="number", disbursed="date")
-    if loan.get("method") not in ("equal_installment", "equal_principal"):
-        raise Problem(422, "Invalid request", "method is equal_installment or equal_principal")
+    _only(loan, *_LOAN_FIELDS)
+    _require(loan, loan_id="id", borrower="id", subject_id="text", name="text", phone="phone",
+             principal="money", annual_rate="rate", months="number", disbursed="date",
+             method="method")
+    optional = {"grace_days": "days", "arrears_tolerance": "tolerance",
+                "holiday_shift": "shift"}
+    _require(loan, **{name: kind for name, kind in optional.items() if name in loan})
+    try:
+        date.fromisoformat(loan["disbursed"])
+    except ValueError:
+        raise Problem(422, "Invalid request", "disbursed is no calendar date") from None
     return loan
 
 
@@ -207,7 +235,7 @@ def book_loan(service: Service, call: Call) -> tuple[int, Any]:
 
 
 def book_loans(service: Service, call: Call) -> tuple[int, Any]:
-    loans = call.body().get("loans")
+    loans = _only(call.body(), "loans").get("loans")
     if not isinstance(loans, list) or not 1 <= len(loans) <= 500:
         raise Problem(422, "Invalid request", "loans must list 1 to 500 loans")
     return 201, {"loans": service.current().book([_booking(loan) for loan in loans])}
@@ -221,7 +249,7 @@ def post_repayment(service: Service, call: Call) -> tuple[int, Any]:
     key = call.headers.get("idempotency-key")
     if not key:
         raise Problem(400, "Missing Idempotency-Key", "the Idempotency-Key header is required")
-    body = call.body()
+    body = _only(call.body(), "payment_id", "loan_id", "amount", "currency", "value_time")
     _require(body, payment_id="id", loan_id="id", value_time="instant")
     try:
         _require(body, amount="money")
@@ -232,15 +260,15 @@ def post_repayment(service: Service, call: Call) -> tuple[int, Any]:
 
 
 def pay_at_counter(service: Service, call: Call) -> tuple[int, Any]:
-    body = call.body()
+    body = _only(call.body(), "loan_id", "amount")
     _require(body, loan_id="id", amount="money")
     return 201, service.current().pay_at_counter(body["loan_id"], body["amount"])
 
 
 def list_postings(service: Service, call: Call) -> tuple[int, Any]:
     after, limit = call.query.get("after", ""), call.query.get("limit", "500")
-    if not _LIMIT.fullmatch(limit):
-        raise Problem(422, "Invalid request", "limit is a page size from 1 to 1000")
+    if not _LIMIT.fullmatch(limit) or ("after" in call.query and not _ID.fullmatch(after)):
+        raise Problem(422, "Invalid request", "limit is 1 to 1000, after a posting id")
     return 200, service.current().list_postings(after, int(limit))
 
 
@@ -249,8 +277,21 @@ def get_posting(service: Service, call: Call) -> tuple[int, Any]:
 
 
 def submit_reconciliation(service: Service, call: Call) -> tuple[int, Any]:
-    body = call.body()
+    body = _only(call.body(), "business_date", "count", "total", "entries", "refunds")
     _require(body, business_date="date", count="count", total="count", entries="list")
+    for entry in body["entries"]:
+        if not isinstance(entry, dict):
+            raise Problem(422, "Invalid request", "an entry must be an object")
+        _only(entry, "payment_id", "loan_id", "amount", "value_time")
+        _require(entry, payment_id="id", loan_id="id", amount="money", value_time="instant")
+    refunds = body.get("refunds", [])
+    if not isinstance(refunds, list):
+        raise Problem(422, "Invalid request", "refunds must be a list")
+    for refund in refunds:
+        if not isinstance(refund, dict):
+            raise Problem(422, "Invalid request", "a refund must be an object")
+        _only(refund, "payment_id", "loan_id", "amount")
+        _require(refund, payment_id="id", loan_id="id", amount="money")
     return 200, service.current().submit_reconciliation(body)
 
 
@@ -259,8 +300,8 @@ def get_reconciliation(service: Service, call: Call) -> tuple[int, Any]:
 
 
 def verify_dispute(service: Service, call: Call) -> tuple[int, Any]:
-    body = call.body()
-    _require(body, dispute_id="id", subject_id="text", account="id")
+    body = _only(call.body(), "dispute_id", "subject_id", "account", "period")
+    _require(body, dispute_id="id", subject_id="text", account="id", period="period")
     return 200, service.current().verify_dispute(body)
 
 
@@ -287,6 +328,10 @@ def build_app(service: Service) -> Starlette:
                     return _problem(401, "Unauthorized", str(rejected))
             try:
                 status, body = handler(service, Call(request, raw))
+            except (KeyError, TypeError, ValueError):  # a body it cannot read: never a 500
+                error = Problem(422, "Invalid request", "the request cannot be read")
+                status, body = error.status, {"type": "about:blank", "title": error.title,
+                                              "status": error.status, "detail": error.detail}
             except Problem as error:
                 status, body = error.status, {"type": "about:blank", "title": error.title,
                                               "status": error.status, "detail": error.detail}
