@@ -19,6 +19,7 @@ reads the wall clock: its time is what it was last set to. Every answer carries
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -26,7 +27,7 @@ import re
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -101,6 +102,14 @@ def _only(body: dict[str, Any], *names: str) -> dict[str, Any]:
     return body
 
 
+def _parses(parse: Callable[[str], Any], text: str) -> bool:
+    try:
+        parse(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _require(body: dict[str, Any], **kinds: str) -> None:
     """Each named field present and of its kind, else a 422 naming it."""
     for name, kind in kinds.items():
@@ -110,19 +119,23 @@ def _require(body: dict[str, Any], **kinds: str) -> None:
         ok = {
             "id": isinstance(value, str) and _ID.fullmatch(value) is not None,
             "text": isinstance(value, str) and 0 < len(value) <= 100,
+            "subject": isinstance(value, str) and 0 < len(value) <= 32,
             "money": isinstance(value, int) and not isinstance(value, bool)
             and 0 < value <= 10**14,
-            "count": isinstance(value, int) and not isinstance(value, bool) and value >= 0,
+            "count": isinstance(value, int) and not isinstance(value, bool)
+            and 0 <= value <= 10**6,
             "number": isinstance(value, int) and not isinstance(value, bool)
             and 1 <= value <= 600,
-            "date": isinstance(value, str) and _DATE.fullmatch(value) is not None,
+            "date": isinstance(value, str) and _DATE.fullmatch(value) is not None
+            and _parses(date.fromisoformat, value),
             "rate": isinstance(value, str) and _RATE.fullmatch(value) is not None,
             "list": isinstance(value, list),
-            "instant": isinstance(value, str) and _INSTANT.fullmatch(value) is not None,
+            "instant": isinstance(value, str) and _INSTANT.fullmatch(value) is not None
+            and _parses(datetime.fromisoformat, value),
             "period": isinstance(value, str) and _PERIOD.fullmatch(value) is not None,
             "phone": isinstance(value, str) and _PHONE.fullmatch(value) is not None,
             "days": isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 365,
-            "tolerance": isinstance(value, int) and not isinstance(value, bool)
+            "amount": isinstance(value, int) and not isinstance(value, bool)
             and 0 <= value <= 10**14,
             "shift": value in ("none", "next_working_day"),
             "method": value in ("equal_installment", "equal_principal"),
@@ -158,8 +171,10 @@ class Service:
                 "next_wakeup": wakeup.isoformat() if wakeup is not None else None}
 
     def close(self) -> None:
-        if self.bank is not None:
-            self.bank.close()
+        with self.ticking:
+            if self.bank is not None:
+                self.bank.close()
+                self.bank = None
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
@@ -183,7 +198,10 @@ def reset(service: Service, call: Call) -> tuple[int, Any]:
     except (ValueError, KeyError):
         raise Problem(422, "Invalid request", "timezone is no IANA time zone") from None
     clock = _instant(body.get("now"))
-    for name, url in (body.get("peers") or {}).items():
+    peers = body.get("peers") or {}
+    if not isinstance(peers, dict):
+        raise Problem(422, "Invalid request", "peers must map roles to base URLs")
+    for name, url in peers.items():
         service.peers[name] = str(url).rstrip("/")
     with service.ticking:
         if service.bank is not None:
@@ -217,16 +235,12 @@ def _booking(loan: Any) -> dict[str, Any]:
     if not isinstance(loan, dict):
         raise Problem(422, "Invalid request", "a loan must be an object")
     _only(loan, *_LOAN_FIELDS)
-    _require(loan, loan_id="id", borrower="id", subject_id="text", name="text", phone="phone",
+    _require(loan, loan_id="id", borrower="id", subject_id="subject", name="text", phone="phone",
              principal="money", annual_rate="rate", months="number", disbursed="date",
              method="method")
-    optional = {"grace_days": "days", "arrears_tolerance": "tolerance",
+    optional = {"grace_days": "days", "arrears_tolerance": "amount",
                 "holiday_shift": "shift"}
     _require(loan, **{name: kind for name, kind in optional.items() if name in loan})
-    try:
-        date.fromisoformat(loan["disbursed"])
-    except ValueError:
-        raise Problem(422, "Invalid request", "disbursed is no calendar date") from None
     return loan
 
 
@@ -278,7 +292,7 @@ def get_posting(service: Service, call: Call) -> tuple[int, Any]:
 
 def submit_reconciliation(service: Service, call: Call) -> tuple[int, Any]:
     body = _only(call.body(), "business_date", "count", "total", "entries", "refunds")
-    _require(body, business_date="date", count="count", total="count", entries="list")
+    _require(body, business_date="date", count="count", total="amount", entries="list")
     for entry in body["entries"]:
         if not isinstance(entry, dict):
             raise Problem(422, "Invalid request", "an entry must be an object")
@@ -301,7 +315,7 @@ def get_reconciliation(service: Service, call: Call) -> tuple[int, Any]:
 
 def verify_dispute(service: Service, call: Call) -> tuple[int, Any]:
     body = _only(call.body(), "dispute_id", "subject_id", "account", "period")
-    _require(body, dispute_id="id", subject_id="text", account="id", period="period")
+    _require(body, dispute_id="id", subject_id="subject", account="id", period="period")
     return 200, service.current().verify_dispute(body)
 
 
@@ -328,10 +342,6 @@ def build_app(service: Service) -> Starlette:
                     return _problem(401, "Unauthorized", str(rejected))
             try:
                 status, body = handler(service, Call(request, raw))
-            except (KeyError, TypeError, ValueError):  # a body it cannot read: never a 500
-                error = Problem(422, "Invalid request", "the request cannot be read")
-                status, body = error.status, {"type": "about:blank", "title": error.title,
-                                              "status": error.status, "detail": error.detail}
             except Problem as error:
                 status, body = error.status, {"type": "about:blank", "title": error.title,
                                               "status": error.status, "detail": error.detail}
@@ -342,7 +352,12 @@ def build_app(service: Service) -> Starlette:
 
         return Route(path, endpoint, methods=[method], name=handler.__name__)
 
-    return Starlette(routes=[
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        service.close()  # at shutdown (uvicorn then re-raises SIGTERM: no finally runs)
+
+    return Starlette(lifespan=lifespan, routes=[
         route("/lendsim/reset", "POST", reset),
         route("/lendsim/clock", "GET", lambda service, call: (200, service.clock_body())),
         route("/lendsim/clock", "POST", set_clock),

@@ -8,7 +8,8 @@ until the bank answers. A repayment the bank refuses for good is given back to
 the borrower (through the payment network) and the borrower is told by text.
 Every day at 01:00 local time the bank gets the reconciliation file of the
 previous day: every capture, forwarded or not, and the refunds; it is sent again,
-with the same backoff, until the bank takes it.
+with the same backoff, until the bank takes it (while the bank is unreachable, one
+file probes and the others wait).
 
 Jobs (relay, retries, files) run only when the clock is moved
 (:meth:`Platform.run_due`); business time is the wall clock (:func:`now`).
@@ -310,16 +311,20 @@ class Platform:
                 db.execute("UPDATE reconciliation SET status = 'sent' WHERE business_date = ?",
                            (business_date,))
             return
-        # the bank holds its day-end actions until the file is in: never give up on it
-        log.warning("reconciliation file %s not taken (%s): retrying", business_date,
-                    status or "unreachable")
+        # the bank holds its day-end actions until the file is in: never give up on it; while
+        # the bank is unreachable the other files wait as long (one probe, oldest first)
+        log.info("reconciliation file %s not taken (%s): retrying", business_date,
+                 status or "unreachable")
         (attempts,) = self.store.one("SELECT attempts FROM reconciliation WHERE"
                                      " business_date = ?", (business_date,)) or (0,)
         attempts = int(str(attempts)) + 1
+        retry_us = to_us(now() + backoff(attempts))
         with self.store.transaction() as db:
             db.execute("UPDATE reconciliation SET attempts = ?, next_us = ? WHERE"
-                       " business_date = ?", (attempts, to_us(now() + backoff(attempts)),
-                                              business_date))
+                       " business_date = ?", (attempts, retry_us, business_date))
+            if not refused_for_good(status):
+                db.execute("UPDATE reconciliation SET next_us = ? WHERE status = 'pending'"
+                           " AND next_us < ?", (retry_us, retry_us))
 
     # -- calling partners ----------------------------------------------------------------
     def _post(self, url: str, body: dict[str, Any], headers: dict[str, str]
