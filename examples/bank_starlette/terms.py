@@ -26,7 +26,6 @@ from decimal import ROUND_HALF_UP, Decimal, localcontext
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
-import holidays
 
 __all__ = ["Due", "due", "penalty", "schedule"]
 
@@ -99,6 +98,8 @@ def _working_day(jurisdiction: str, day: date) -> bool:
 
 @functools.lru_cache(maxsize=64)
 def _nyse(year: int) -> frozenset[date]:
+    import holidays  # on first use: it is a quarter of the bank's start-up otherwise
+
     return frozenset(holidays.financial_holidays("NYSE", years=year))
 
 

@@ -5,6 +5,7 @@ breaks."""
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -15,15 +16,18 @@ PROFILE = EXAMPLES / "bank_starlette" / "profile.yaml"
 
 
 def test_the_bank_passes_reporting_and_idempotency_scenarios(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """A delinquency reported from one day late and a repayment retried after a lost answer
-    both pass with the example bank in the bank's role."""
+    both pass with the example bank in the bank's role, and each bank lendsim stopped
+    removed its database folder."""
     monkeypatch.delenv("EXAMPLE_BUG", raising=False)
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # where the started bank keeps its database
     results = run_with("bank", TARGET, PROFILE, [
         "reporting/cn-reported-from-one-day-late.yaml",
         "ambiguity/timeout-after-commit-retry-same-key.yaml",
     ])
     assert [v.reasons() for v in results] == [[]] * 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
 def test_a_bank_that_ignores_the_idempotency_key_posts_a_retry_twice(
