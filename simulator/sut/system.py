@@ -163,7 +163,8 @@ class SystemUnderTest:
         now = self._now()
         if self.clock is None or self.clock < now or self._due(now):
             self.tick(now)  # it crashes at the world's instant, having done what was due
-        answer = self._send(self._control, "crash", {}, {}, LENDSIM_KEY_ID, self._now())
+        answer = self._send(self._control, "crash", {}, {}, LENDSIM_KEY_ID, self._now(),
+                            sign_at=self.clock)  # control: signed at the system's clock
         if answer.status == 404:
             raise Unsupported(f"the {self.name} does not crash on request "
                               "(POST /lendsim/crash answered 404)")
@@ -220,7 +221,7 @@ class SystemUnderTest:
                            "beyond what it was told")
             signed_at = self.clock or now
             answer = self._send(self._control, "set_clock", {"now": instant_text(now)}, {},
-                                LENDSIM_KEY_ID, signed_at, sign_at=signed_at)
+                                LENDSIM_KEY_ID, now, sign_at=signed_at)
             if answer.status == 409:
                 self._fail(f"the {self.name} refused to move its clock forward to "
                            f"{instant_text(now)} (409) though it was at "
