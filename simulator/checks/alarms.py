@@ -20,7 +20,7 @@ from datetime import datetime
 from simulator.checks.facts import CreditWrite, Facts, Message, Violation
 from simulator.checks.oracle import TrueInstallment
 
-__all__ = ["no_false_overdue", "no_false_overdue_sms", "speaks_of_overdue"]
+__all__ = ["falseness", "no_false_overdue", "no_false_overdue_sms", "speaks_of_overdue"]
 
 #: words that make a text an overdue warning, whatever its ``reason`` field says
 _OVERDUE_WORDS = re.compile(r"overdue|past[ -]due|delinquen|late payment|逾期|欠款|拖欠",
@@ -33,9 +33,14 @@ def speaks_of_overdue(message: Message) -> bool:
     return message.reason == "overdue_warning" or bool(_OVERDUE_WORDS.search(message.text))
 
 
-def _falseness(facts: Facts, inst: TrueInstallment, at: datetime,
-               stated_dpd: int | None) -> str | None:
-    """Why a delinquency stated at ``at`` for ``inst`` is false (None: it is true)."""
+def falseness(facts: Facts, inst: TrueInstallment, at: datetime,
+              stated_dpd: int | None) -> str | None:
+    """Why a delinquency stated at ``at`` for ``inst`` is false (None: it is true).
+
+    ``stated_dpd`` is the days past due a credit-file record states (None: a text, which
+    states only that the installment is overdue). A record's falseness only ever ends, never
+    starts, as time passes: the threshold and the true days past due only come nearer.
+    """
     oracle = facts.oracle
     if inst.paid_on_time:
         return (f"it was paid at {facts.iso(inst.settled_at)}, before its due end "
@@ -67,7 +72,7 @@ def no_false_overdue(facts: Facts) -> list[Violation]:
         inst = facts.truth_of(write.account, write.installment)
         if inst is None:
             continue  # a record no installment answers to: bureau_matches_truth reports it
-        why = _falseness(facts, inst, write.at, write.days_past_due)
+        why = falseness(facts, inst, write.at, write.days_past_due)
         if why is None:
             continue
         found[key] = _violation(facts, "no_false_overdue", inst, write, why)
@@ -126,7 +131,7 @@ def no_false_overdue_sms(facts: Facts) -> list[Violation]:
         installments = oracle.installments(borrower)
         if number is not None and 1 <= number <= len(installments):
             inst = installments[number - 1]
-            why = _falseness(facts, inst, message.at, None)
+            why = falseness(facts, inst, message.at, None)
             if why is not None and (borrower, number) not in found:
                 found[(borrower, number)] = _violation(
                     facts, "no_false_overdue_sms", inst, message, why)

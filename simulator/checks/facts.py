@@ -241,13 +241,28 @@ class Facts:
 
     @functools.cached_property
     def refunded_by_taker(self) -> set[str]:
-        """Payments the party that took them gave back in full before any reached the bank:
-        they were never meant to be posted."""
-        taken_by = {p.payment_id: p.via for p in self.oracle.payments.values()}
-        return {back.payment_id for back in self.given_back
-                if back.by == taken_by.get(back.payment_id)
-                and self.returned.get(back.payment_id, 0)
-                >= self.oracle.payments[back.payment_id].amount}
+        """Payments the party that took them gave back in full before any posting of them
+        appeared at the bank: they were never meant to be posted.
+
+        Cause comes before effect: money given back once the payment reached the bank — at
+        the same instant included, as when the bank's counter posts a payment and gives its
+        surplus back in one operation — is given back *from* a posting (or wrongly after
+        one: ``money_conserved`` and ``no_wrongful_refund`` judge that), so the payment was
+        meant to be posted, exactly once.
+        """
+        payments = self.oracle.payments
+        returned: dict[str, int] = {}
+        found: set[str] = set()
+        for back in sorted(self.given_back, key=lambda b: b.at):
+            payment = payments.get(back.payment_id)
+            if payment is None or back.by != payment.via:
+                continue
+            returned[back.payment_id] = returned.get(back.payment_id, 0) + back.amount
+            reached = self.first_seen.get(back.payment_id)
+            if returned[back.payment_id] >= payment.amount and (
+                    reached is None or back.at < reached):
+                found.add(back.payment_id)
+        return found
 
     # -- mapping records to the truth ----------------------------------------------------------
     def borrower_of(self, account: str) -> str | None:
