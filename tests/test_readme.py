@@ -161,7 +161,7 @@ def test_every_command_has_its_exit_codes() -> None:
         return found
 
     commands = set(names(get_command(app)))
-    rows = set(re.findall(r"^\| `lendsim ([a-z ]+?)(?: --matrix)?` \|", README, re.M))
+    rows = set(re.findall(r"^\| `lendsim ([a-z -]+?)(?: --matrix| --sut)?` \|", README, re.M))
     assert commands == rows, (commands, rows)
     assert "| `lendsim defects --matrix` |" in README
     assert "130: Ctrl-C" in README

@@ -199,7 +199,8 @@ class RequestsRouter:
             if self._mock is None:
                 mock = responses.RequestsMock(assert_all_requests_are_fired=False)
                 for method in _METHODS:
-                    mock.add_callback(method, re.compile(r".*"), callback=self._route)
+                    mock.add_callback(method, re.compile(r".*"), callback=self._route,
+                                      content_type=None)
                 mock.start()
                 self._mock = mock
 

@@ -57,8 +57,8 @@ from simulator.wire.contracts import Contracts, load_contracts
 from simulator.wire.signing import TEST_KEY_IDS, Keyring, well_known_secret
 from simulator.world.roles import Stage, SystemFailure
 
-__all__ = ["DEFAULT_TIMEOUT", "Launcher", "TargetSpec", "parse_system", "parse_target",
-           "system_environment"]
+__all__ = ["DEFAULT_TIMEOUT", "Launcher", "TargetSpec", "app_target", "parse_system",
+           "parse_target", "system_environment"]
 
 Kind = Literal["python", "http", "command"]
 KINDS: tuple[Kind, ...] = ("python", "http", "command")
@@ -119,6 +119,20 @@ def parse_target(role: str, target: str, *, where: str = "--target") -> TargetSp
         return TargetSpec(role, "command", value)
     raise LendsimError(f"{where}: {target!r} is not a target: expected python:module:app, "
                        "http://host:port/prefix or command:… (with {port})")
+
+
+def app_target(role: str, app: Any) -> TargetSpec:
+    """The target of an app object given directly (the Python API): a ``python:`` target
+    named after it."""
+    if not callable(app):
+        raise LendsimError(f"the {role}'s app must be a WSGI or ASGI app, or a factory "
+                           f"returning one (got {type(app).__name__})")
+    module = getattr(app, "__module__", None) or type(app).__module__
+    name = getattr(app, "__qualname__", None) or type(app).__qualname__
+    if role not in ROLES:
+        raise LendsimError(f"no role {role!r} for a system under test (roles: "
+                           f"{', '.join(ROLES)})")
+    return TargetSpec(role, "python", f"{module}:{name}")
 
 
 def parse_system(text: str, *, where: str = "--sut") -> TargetSpec:
@@ -221,6 +235,25 @@ class _Clock:
         self._freezer = self._factory = None
 
 
+def _parent_death_signal() -> Callable[[], None] | None:
+    """Linux's prctl(PR_SET_PDEATHSIG), resolved here, before any fork: in the child it is one
+    C call, which takes no lock a thread of lendsim's could be holding."""
+    if sys.platform != "linux":
+        return None
+    import ctypes
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+    def die_with_parent() -> None:
+        """In the started command, before it runs: SIGTERM when lendsim's process dies,
+        however it dies (a worker stopped on Ctrl-C, even ``kill -9``) — never an orphan."""
+        prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    return die_with_parent
+
+
+_DIE_WITH_PARENT = _parent_death_signal()
+
+
 class _Process:
     """A system lendsim started: its stderr kept in a file, stopped for sure."""
 
@@ -231,7 +264,8 @@ class _Process:
         try:
             self.process = subprocess.Popen(
                 words, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                stderr=self._stderr, env={**os.environ, **env}, start_new_session=True)
+                stderr=self._stderr, env={**os.environ, **env}, start_new_session=True,
+                preexec_fn=_DIE_WITH_PARENT)  # noqa: PLW1509 - one C call, see above
         except OSError as error:
             self._stderr.close()
             raise SystemFailure(f"{spec.text}: cannot start {words[0]} ({error.strerror})",
@@ -273,7 +307,8 @@ class Launcher:
     holds across worlds (:meth:`close`)."""
 
     def __init__(self, spec: TargetSpec, *, timeout: float = DEFAULT_TIMEOUT,
-                 ready: float = DEFAULT_READY, contracts: Contracts | None = None) -> None:
+                 ready: float = DEFAULT_READY, contracts: Contracts | None = None,
+                 app: Any = None) -> None:
         if timeout <= 0 or ready <= 0:
             raise LendsimError("--timeout and the ready wait must be above 0 seconds")
         self.spec = spec
@@ -284,7 +319,7 @@ class Launcher:
         self._app: Any = None
         self._router: RequestsRouter | None = None
         if spec.kind == "python":
-            self._app = _load_app(spec)
+            self._app = app if app is not None else _load_app(spec)
 
     def close(self) -> None:
         if self._router is not None:

@@ -49,10 +49,17 @@ def default_jobs() -> int:
 
 
 def _start_worker(started: Any) -> None:
-    """A worker ignores SIGINT (its caller handles Ctrl-C) and says it is up."""
+    """A worker ignores SIGINT (its caller handles Ctrl-C), leaves on SIGTERM through its
+    ``finally`` blocks (a world releases what it started: a system's process), and says it
+    is up."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _leave)
     with started.get_lock():
         started.value += 1
+
+
+def _leave(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
 
 
 @contextmanager

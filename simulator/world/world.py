@@ -21,7 +21,6 @@ dispute at the bureau). A violation stops the run, which fails with the
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -54,59 +53,19 @@ from simulator.scenarios.model import (
     Scenario,
 )
 from simulator.wire.contracts import Contracts, load_contracts
+from simulator.world.books import LOAN_ID_PREFIX, open_books
 from simulator.world.borrowing import BorrowerLedgers
 from simulator.world.network import PaymentNetwork
 from simulator.world.observe import Observer
+from simulator.world.outcome import CheckResult, WorldOutcome
 from simulator.world.roles import Reachable, Role, Stage, SystemFactory, SystemFailure, Unsupported
 
 __all__ = ["CheckResult", "World", "WorldOutcome"]
 
-#: the loan number the world asks the bank to book a borrower's loan under
-LOAN_ID_PREFIX = "L-"
-#: loans booked per loan file (the bank contract's limit)
-_LOAN_FILE = 500
 _PAY_WINDOW_START = 8 * 60  # 08:00 local
 _PAY_WINDOW_MINUTES = 15 * 60  # until 23:00
 #: how much virtual time runs between two reports to a progress watcher
 _PROGRESS_STEP = timedelta(days=1)
-
-
-@dataclass(frozen=True, slots=True)
-class CheckResult:
-    """A bureau expectation compared with what the bureau held."""
-
-    borrower: str
-    period: str
-    expected: str
-    actual: str
-    at: datetime
-    line: int | None
-
-    @property
-    def holds(self) -> bool:
-        return self.expected == self.actual
-
-
-@dataclass
-class WorldOutcome:
-    """What a finished run produced."""
-
-    digest: str
-    events: int
-    violations: dict[str, list[Violation]]
-    checks: list[CheckResult]
-    evidence: dict[int, str] = field(default_factory=dict)
-    #: why the run stopped early (a contract violation); the invariants were not checked
-    error: str | None = None
-    #: scripted faults that affected nothing (and were not marked as allowed to)
-    unfired: list[str] = field(default_factory=list)
-    #: what stopped the run early: ``contract`` (a payload broke its contract) or
-    #: ``system`` (a system under test could not go on)
-    stopped_by: str = "contract"
-    #: lines that explain ``error`` (a system's last stderr lines)
-    details: tuple[str, ...] = ()
-    #: why the scenario does not apply (a system asked for what it does not offer)
-    skipped: str | None = None
 
 
 class World:
@@ -223,64 +182,10 @@ class World:
         return response
 
     # -- setting up ------------------------------------------------------------------------
-    @property
-    def _contract_terms(self) -> dict[str, Any]:
-        """The terms every booking carries (the bank is told them; it does not decide them)."""
-        terms = self.scenario.terms
-        return {"grace_days": terms.grace_days, "arrears_tolerance": terms.arrears_tolerance,
-                "holiday_shift": terms.holiday_shift}
-
     def _open_books(self) -> None:
-        """Book every loan at the bank — a loan file at a time, or one by one with a bank that
-        takes no files — under the id its answer names, then open it in the app."""
-        loans = []
-        for borrower in self.scenario.borrowers:
-            terms = borrower.loan
-            loans.append({
-                "loan_id": f"{LOAN_ID_PREFIX}{borrower.id}", "borrower": borrower.id,
-                "subject_id": borrower.id_number, "name": borrower.name, "phone": borrower.phone,
-                "principal": terms.principal, "annual_rate": str(terms.annual_rate),
-                "months": terms.months, "method": terms.method,
-                "disbursed": terms.disbursed.isoformat(),
-                **self._contract_terms,
-            })
-        booked: list[str] = []
-        for first in range(0, len(loans), _LOAN_FILE):
-            booked.extend(self._book(loans[first:first + _LOAN_FILE]))
-        for borrower, loan_id in zip(self.scenario.borrowers, booked, strict=True):
-            self.oracle.open_account(borrower.id, loan_id)
-            terms = borrower.loan
-            # the app keeps only what it needs: no ID number, name or rate
-            opened = self.desk("platform", "open_loan", {
-                "loan_id": loan_id, "borrower": borrower.id, "phone": borrower.phone,
-                "principal": terms.principal, "months": terms.months,
-                "disbursed": terms.disbursed.isoformat(),
-            })
-            if not opened.ok:
-                raise LendsimError(f"the platform did not open loan {loan_id} of "
-                                   f"{borrower.id}: it answered {opened.status} "
-                                   f"{opened.body.get('title', '')}".rstrip())
-
-    def _book(self, loans: list[Body]) -> list[str]:
-        """Book one file of loans; the loan ids, as the bank's answer names them."""
-        if not loans:
-            return []
-        answer = self.desk("bank", "book_loans", {"loans": loans})
-        if answer.status in (404, 405):  # a bank that takes no loan files
-            return [self._booked(loan, self.desk("bank", "book_loan", loan)) for loan in loans]
-        if answer.status != 201 or len(answer.body.get("loans", ())) != len(loans):
-            raise LendsimError(f"the bank did not book the scenario's loans: book_loans "
-                               f"answered {answer.status} {answer.body.get('title', '')}".rstrip())
-        return [self._booked(loan, Response(201, booked))
-                for loan, booked in zip(loans, answer.body["loans"], strict=True)]
-
-    @staticmethod
-    def _booked(loan: Body, answer: Response) -> str:
-        loan_id = answer.body.get("loan_id") if answer.status == 201 else None
-        if not isinstance(loan_id, str) or not loan_id:
-            raise LendsimError(f"the bank did not book the loan of {loan['borrower']}: it "
-                               f"answered {answer.status} {answer.body.get('title', '')}".rstrip())
-        return loan_id
+        """Book every loan at the bank under the id its answer names, then open it in the
+        app (:func:`~simulator.world.books.open_books`)."""
+        open_books(self.scenario, self.desk, self.oracle)
 
     def _install_fault(self, fault: Fault, index: int) -> None:
         name = self.observer.script(fault, index)
@@ -470,17 +375,52 @@ class World:
 
     def _run(self, invariants: tuple[str, ...],
              progress: Callable[[float], None] | None) -> WorldOutcome:
-        scenario = self.scenario
+        self.begin()
+        self._advance(self.scenario.until, progress)
+        return self.finish(invariants)
+
+    # -- driving a world step by step (a test of a system under test) -------------------
+    def begin(self) -> None:
+        """Start the world on the calling thread (it serves calls back into the world)."""
         self.mailbox.own()
         self.start()
-        self._advance(scenario.until, progress)
-        for expectation in scenario.expect.bureau:
+
+    def advance(self, to: datetime) -> None:
+        """Run every event before ``to``; the clock is then at ``to``."""
+        if to < self.clock.now:
+            raise LendsimError(f"cannot go back in time: {to.isoformat()} is before now, "
+                               f"{self.clock.now.isoformat()}")
+        self.scheduler.run_until(to)
+
+    def plan(self, action: Repay | Fault | Dispute, at: datetime) -> None:
+        """Add a step to a running world, at or after now."""
+        if at < self.clock.now:
+            raise LendsimError(f"{at.isoformat()} is in the past (now "
+                               f"{self.clock.now.isoformat()})")
+        if isinstance(action, Fault):
+            self._install_fault(action, len(self.observer.scripted))
+        elif isinstance(action, Repay):
+            self.scheduler.at(at, self._repay, action)
+        else:
+            self.scheduler.at(at, self._dispute, action)
+
+    @property
+    def judged_by(self) -> Limits:
+        """The bounds the invariants judge by: the given ones, else the law's."""
+        return self.limits or Limits(recon_wait=self.jurisdiction.recon_wait_limit,
+                                     in_transit=self.jurisdiction.in_transit_limit)
+
+    def judge(self, invariants: tuple[str, ...] = INVARIANTS) -> dict[str, list[Violation]]:
+        """The invariants on what happened so far."""
+        return check_all(self.observer.facts(self.clock.now, self.judged_by), invariants)
+
+    def finish(self, invariants: tuple[str, ...] = INVARIANTS) -> WorldOutcome:
+        """The end of the run: final bureau expectations, the invariants, the outcome."""
+        for expectation in self.scenario.expect.bureau:
             self._check(Check((expectation,)), expectation.line)
         self.journal.append("world.ended", "world", events=self.scheduler.executed)
         self.journal.index_kinds()
-        limits = self.limits or Limits(recon_wait=self.jurisdiction.recon_wait_limit,
-                                       in_transit=self.jurisdiction.in_transit_limit)
-        violations = check_all(self.observer.facts(self.clock.now, limits), invariants)
+        violations = self.judge(invariants)
         evidence = {
             seq: self.journal.get(seq).brief(self.clock.tz)
             for found in violations.values() for v in found[:20] for seq in v.evidence

@@ -67,9 +67,10 @@ def test_the_runs_are_what_the_reports_need(results: list[ScenarioResult]) -> No
 
 
 def test_json_report_shape(results: list[ScenarioResult]) -> None:
-    """The JSON report is {"scenarios": [...], "passed": N, "failed": N}."""
+    """The JSON report is {"scenarios": [...], "passed": N, "failed": N, "skipped": N}."""
     report = json_report(results)
-    assert set(report) == {"scenarios", "passed", "failed"}
+    assert set(report) == {"scenarios", "passed", "failed", "skipped"}
+    assert report["skipped"] == 0
     assert (report["passed"], report["failed"]) == (1, 1)
     assert [s["scenario"] for s in report["scenarios"]] == ["passing-run", "failing-run"]
     assert [s["passed"] for s in report["scenarios"]] == [True, False]

@@ -65,6 +65,14 @@ def test_verdicts_match_the_in_process_reference() -> None:
         assert served.violated == alone.violated
 
 
+def test_a_bank_reads_its_peers_answers_as_json_through_requests() -> None:
+    """An in-process bank's requests to the platform get application/json answers it can
+    read: the disputed record is verified and stays (a bureau crash in between)."""
+    scenario = load_scenario(LIBRARY / "crashes" / "bureau-crash-across-report-and-dispute.yaml")
+    result = run("python:tests.support.systems:bank", scenario, role="bank")
+    assert result.passed, result.reasons()
+
+
 def test_a_bank_that_ignores_idempotency_keys_posts_twice() -> None:
     """A bank posting a replayed repayment again is caught by exactly_once_posting."""
     scenario = load_scenario(LIBRARY / "ambiguity" / "duplicate-delivery.yaml")
