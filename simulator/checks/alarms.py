@@ -5,8 +5,9 @@ took it — ordinary reports, corrections, dispute outcomes alike — so a false
 "overdue" written by any route is seen at the instant it was written. A
 delinquency is false when the installment was truly paid by its due end, when
 it is recorded before the installment truly reached the jurisdiction's reporting
-threshold (even if the borrower became truly late later), or when it states
-more days past due than were true at that instant (a worse bucket).
+threshold (even if the borrower became truly late later) or it was paid before
+ever reaching it (US: late, but under 30 days), or when it states more days past
+due than were true at that instant (a worse bucket).
 
 ``no_false_overdue_sms`` reads the messages the SMS gateway delivered: any text
 that speaks of an overdue installment counts, whatever fields it carries.
@@ -50,14 +51,19 @@ def falseness(facts: Facts, inst: TrueInstallment, at: datetime,
             return f"its due end {facts.iso(inst.due_end)} had not come yet"
         return None
     threshold = oracle.threshold_instant(inst)
+    days = oracle.jurisdiction.report_threshold_dpd
+    # paid late, but before the threshold: no record of it was ever true (US: under 30 days)
+    never = (None if inst.settled_at is None or inst.settled_at >= threshold else
+             f"it was paid at {facts.iso(inst.settled_at)}, before it reached the reporting "
+             f"threshold ({days} day(s) past due) at {facts.iso(threshold)}")
     if at < threshold:
-        return (f"it reached the reporting threshold ({oracle.jurisdiction.report_threshold_dpd}"
-                f" day(s) past due) only at {facts.iso(threshold)}")
+        return never or (f"it reached the reporting threshold ({days} day(s) past due) only at "
+                         f"{facts.iso(threshold)}")
     true_dpd = oracle.days_past_due(inst, at)
     bucket = oracle.jurisdiction.dpd_bucket
     if bucket(stated_dpd) > bucket(true_dpd):
         return f"it was truly {true_dpd} day(s) past due then"
-    return None
+    return never
 
 
 def no_false_overdue(facts: Facts) -> list[Violation]:

@@ -38,7 +38,8 @@ LEVEL = 34_002  # installment of a 1000.00 loan at 12% over 3 months, in minor u
 @dataclass
 class FactsBuilder:
     """A world without parties: an oracle for alice, a journal, and the state the checks read
-    (postings as they appeared and at the end, credit-file writes, texts, money returned)."""
+    (postings as they appeared and at the end, credit-file writes, texts, money returned,
+    disputes)."""
 
     clock: Clock
     journal: Journal
@@ -51,6 +52,7 @@ class FactsBuilder:
     given_back: list[GivenBack] = field(default_factory=list)
     path_broken: list[Window] = field(default_factory=list)
     reused: list[str] = field(default_factory=list)
+    disputes: list[tuple[datetime, str, str]] = field(default_factory=list)
 
     def at(self, instant: datetime) -> FactsBuilder:
         self.clock.now = instant
@@ -108,6 +110,11 @@ class FactsBuilder:
                                          payment_id in self.oracle.payments))
         self.oracle.refund(payment_id, amount)
 
+    def dispute(self, instant: datetime, period: str, account: str = "L-alice") -> None:
+        """Alice disputes the record of ``period`` at the bureau."""
+        self.at(instant)
+        self.disputes.append((instant, account, period))
+
     def facts(self, end: datetime) -> Facts:
         self.at(end)
         final: dict[tuple[str, str, int], BureauRecord] = {}
@@ -126,7 +133,8 @@ class FactsBuilder:
                      platform_pending=self.platform_pending,
                      bureau_records=list(final.values()), credit_writes=self.writes,
                      messages=self.messages, given_back=self.given_back,
-                     reused_payment_ids=self.reused, path_broken=self.path_broken)
+                     reused_payment_ids=self.reused, path_broken=self.path_broken,
+                     disputes=self.disputes)
 
 
 def facts_builder(code: str = "CN") -> FactsBuilder:
