@@ -10,6 +10,7 @@ import typer
 
 from simulator.core.errors import LendsimError
 from simulator.core.privacy import redact
+from simulator.core.topology import ROLES
 from simulator.faces import cli_common as common
 from simulator.faces.cli_common import INTERRUPTED, HtmlFile, Jobs, JsonFile, JunitFile, Keyword
 from simulator.faces.cli_help import Command
@@ -17,7 +18,7 @@ from simulator.faces.progress import Meter
 from simulator.sut.profile import Profile as SystemProfile
 from simulator.sut.profile import load_profile
 from simulator.sut.runs import SystemRun
-from simulator.sut.targets import parse_system
+from simulator.sut.targets import TargetSpec, parse_system, parse_target
 
 __all__ = ["Profile", "Timeout", "register", "system_run"]
 
@@ -33,10 +34,11 @@ Timeout = Annotated[float, typer.Option(
                                          "call or clock move (real time).")]
 
 
-def system_run(sut: str, profile: Path | None, timeout: float,
-               defects: tuple[str, ...] = ()) -> SystemRun:
-    """``--sut ROLE=TARGET`` with its profile, checked (bad input raises)."""
-    spec = parse_system(sut)
+def system_run(sut: str | TargetSpec, profile: Path | None, timeout: float,
+               defects: tuple[str, ...] = (), *, where: str = "--sut") -> SystemRun:
+    """``--sut ROLE=TARGET`` (or a target already parsed) with its profile, checked (bad
+    input raises naming the option ``where``)."""
+    spec = parse_system(sut, where=where) if isinstance(sut, str) else sut
     if timeout <= 0:
         raise LendsimError(f"--timeout must be above 0 seconds (got {timeout:g})")
     planted = [d for d in defects if d.startswith(f"{spec.role}.")]
@@ -108,7 +110,9 @@ def check(
         if max_examples < 1:
             raise LendsimError(f"--max-examples must be at least 1 (got {max_examples})")
         workers = common.workers(jobs)
-        system = system_run(f"{role}={target}", profile, timeout)
+        if role not in ROLES:
+            raise LendsimError(f"--role: expected {' or '.join(ROLES)} (got {role!r})")
+        system = system_run(parse_target(role, target), profile, timeout)
         scenarios = common.load_scenarios(paths or [data_path("scenarios")], keyword)
         with Meter(common.status, len(scenarios), "checking", unit="scenarios") as meter:
             report = run_check(system, scenarios, workers=workers, meter=meter,

@@ -83,7 +83,7 @@ class ScenarioItem(pytest.Item):
             if sut is not None:
                 profile = self.config.getoption("--lendsim-profile")
                 system = system_run(sut, Path(profile) if profile else None, DEFAULT_TIMEOUT,
-                                    defects)
+                                    defects, where="--lendsim-sut")
                 result = run_with_system(scenario, system, defects, strict_contracts=strict)
             else:
                 result = run_scenario(scenario, defects, strict_contracts=strict)

@@ -202,8 +202,12 @@ def print_summary(results: Sequence[ScenarioResult], console: Console, *,
     failed = sum(r.failed for r in results)
     skipped = len(results) - passed - failed
     if skipped and not table_too:
-        console.print(f"\n{skipped} scenario(s) do not apply to the system under test "
-                      "(the table says why)", highlight=False)
+        console.print(f"\n{skipped} scenario(s) do not apply to the system under test:",
+                      highlight=False)
+        for result in results:
+            if result.skipped is not None:
+                console.print(f"  [yellow]skip[/] {result.id}: the scenario {result.skipped}",
+                              highlight=False)
     if interrupted is not None:
         console.print(f"\n[bold red]interrupted[/] after {len(results)} of {interrupted} "
                       "scenario(s); no report file written", highlight=False)

@@ -46,7 +46,6 @@ thread that opened them, so every checked request is run on the world's
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -66,6 +65,9 @@ from simulator.serve.home import Home
 from simulator.serve.problems import PROBLEM_HANDLERS, Answer, problem_body, redacted, render
 from simulator.serve.reading import (
     MAX_BODY,
+    Headers,
+    header_name,
+    oversized,
     parse_json,
     query_fields,
     read_body,
@@ -181,51 +183,6 @@ class _Checked:
     key_id: str | None
 
 
-def _header_name(name: str) -> str:
-    """``idempotency-key`` → ``Idempotency-Key``: how parties and links spell headers."""
-    return "-".join(part.capitalize() for part in name.split("-"))
-
-
-class _Headers(dict[str, str]):
-    """Request headers for a party: canonical spelling, case-insensitive ``get``."""
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return super().get(_header_name(key), default)
-
-    def __getitem__(self, key: str) -> str:
-        return super().__getitem__(_header_name(key))
-
-    def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and super().__contains__(_header_name(key))
-
-
-_INT64 = (1 << 63) - 1
-
-
-def _oversized(value: Any, path: str = "$") -> str | None:
-    """The JSON path of the first number no party can store, if any: an integer beyond 64
-    bits, or one too large to be a float (read as infinity).
-
-    Every integer in the contracts has a ``maximum`` within 64 bits; this is the backstop
-    should one ever lack it (a 422, never a 500).
-    """
-    if isinstance(value, int) and not isinstance(value, bool):
-        return path if not -_INT64 - 1 <= value <= _INT64 else None
-    if isinstance(value, float):
-        return None if math.isfinite(value) else path
-    if isinstance(value, dict):
-        for key, item in value.items():
-            found = _oversized(item, f"{path}.{key}")
-            if found is not None:
-                return found
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            found = _oversized(item, f"{path}[{index}]")
-            if found is not None:
-                return found
-    return None
-
-
 _SIGNATURE_PROBLEM = {"WWW-Authenticate": "Lendsim-HMAC-SHA256"}
 
 
@@ -326,9 +283,9 @@ class Face:
     def check(self, operation: _Operation, path: str, raw_headers: list[tuple[bytes, bytes]],
               raw: bytes, params: dict[str, str], query: str) -> _Checked | Answer:
         """Every check a request meets before it may run, or the refusal."""
-        headers = _Headers()
+        headers = Headers()
         for key, value in raw_headers:
-            headers.setdefault(_header_name(key.decode("latin-1").lower()),
+            headers.setdefault(header_name(key.decode("latin-1").lower()),
                                value.decode("latin-1"))
         key_id: str | None = None
         if self.keyring is not None:
@@ -379,7 +336,7 @@ class Face:
         if not isinstance(body, dict):  # the contract let a non-object through
             return Answer.problem(422, "Invalid request",
                                   f"{operation.name}: the body must be a JSON object")
-        too_big = _oversized(body)
+        too_big = oversized(body)
         if too_big is not None:  # no contract lets one through; storage could not keep it
             return Answer.problem(422, "Invalid request",
                                   f"{self.name}.{operation.name} request: {too_big}: a number "

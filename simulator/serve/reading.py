@@ -16,12 +16,14 @@ runs, so a face refuses whatever two readers could read differently:
 
 A number with a fraction or an exponent that is integral is the integer JSON Schema says
 it is (``8165.0`` → ``8165``); one too large for a float is read as infinity, which no
-contract accepts (422, naming the field).
+contract accepts (422, naming the field); :func:`oversized` finds a number no party can
+store. :class:`Headers` spell a request's headers as parties and links do.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
@@ -33,8 +35,8 @@ from starlette.requests import ClientDisconnect, Request
 from simulator.core.privacy import quoted
 from simulator.serve.problems import Answer
 
-__all__ = ["MAX_BODY", "parse_json", "query_fields", "read_body", "repeated",
-           "unsupported_media"]
+__all__ = ["MAX_BODY", "Headers", "header_name", "oversized", "parse_json", "query_fields",
+           "read_body", "repeated", "unsupported_media"]
 
 #: the largest request body a face reads
 MAX_BODY = 1 << 20
@@ -186,3 +188,48 @@ def query_fields(query: str, declared: Iterable[str], body: Mapping[str, Any] | 
                                   "the body")
         fields[name] = value
     return fields
+
+
+def header_name(name: str) -> str:
+    """``idempotency-key`` → ``Idempotency-Key``: how parties and links spell headers."""
+    return "-".join(part.capitalize() for part in name.split("-"))
+
+
+class Headers(dict[str, str]):
+    """Request headers for a party: canonical spelling, case-insensitive ``get``."""
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return super().get(header_name(key), default)
+
+    def __getitem__(self, key: str) -> str:
+        return super().__getitem__(header_name(key))
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and super().__contains__(header_name(key))
+
+
+_INT64 = (1 << 63) - 1
+
+
+def oversized(value: Any, path: str = "$") -> str | None:
+    """The JSON path of the first number no party can store, if any: an integer beyond 64
+    bits, or one too large to be a float (read as infinity).
+
+    Every integer in the contracts has a ``maximum`` within 64 bits; this is the backstop
+    should one ever lack it (a 422, never a 500).
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        return path if not -_INT64 - 1 <= value <= _INT64 else None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else path
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = oversized(item, f"{path}.{key}")
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = oversized(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None

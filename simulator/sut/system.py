@@ -130,7 +130,10 @@ class SystemUnderTest:
         #: the first failure, raised again at the outermost call (a nested call's failure
         #: would otherwise end in a peer's 5xx)
         self.failure: LendsimError | None = None
+        #: operations of the role's contract called, and HTTP exchanges with the system in
+        #: all (clock moves and reads too)
         self.calls = 0
+        self.exchanges = 0
         self.closed = False
 
     def stray(self, finding: str) -> None:
@@ -320,6 +323,7 @@ class SystemUnderTest:
 
     def _exchange(self, contract: str, operation: str, outgoing: Outgoing, key_id: str,
                   now: datetime, sign_at: datetime) -> Answer:
+        self.exchanges += 1
         headers = dict(outgoing.headers)
         headers[NOW_HEADER] = instant_text(now)
         headers.update(self.keyring.sign(key_id, outgoing.method,

@@ -193,3 +193,25 @@ def test_strict_contracts_option_fails_a_scenario_that_breaks_a_contract(
                                  "contract violated: on link platform->bank: bank.post_repayment "
                                  "response 201: $.internal_note: unexpected field*"])
     assert "Traceback" not in result.stdout.str()
+
+
+def test_a_system_under_test_plays_its_role_in_every_scenario(library: pytest.Pytester
+                                                               ) -> None:
+    """With --lendsim-sut the bank is the user's: the incident passes, and the scenario that
+    plants a defect in the bank does not apply to it (skipped, with the reason)."""
+    result = run(library, "-rs", "--lendsim-sut",
+                 "bank=python:simulator.sut.reference:bank_app")
+    result.assert_outcomes(passed=1, skipped=1)
+    result.stdout.fnmatch_lines(["*plants bank.reports_without_reconciliation in the bank*"])
+
+
+def test_a_faulty_system_under_test_fails_its_scenario(library: pytest.Pytester) -> None:
+    """A platform that never retries fails the incident under --lendsim-sut, naming the
+    invariant; a malformed --lendsim-sut is a failure naming the option."""
+    failing = run(library, "--lendsim-sut",
+                  "platform=python:tests.support.systems:platform_no_retry")
+    assert failing.ret == pytest.ExitCode.TESTS_FAILED
+    failing.stdout.fnmatch_lines(["*exactly_once_posting*"])
+    bad = run(library, "--lendsim-sut", "teller=python:x:y")
+    bad.assert_outcomes(failed=2)
+    bad.stdout.fnmatch_lines(["*--lendsim-sut: no role 'teller'*"])

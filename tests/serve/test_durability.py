@@ -95,8 +95,12 @@ def repayment(payment_id: str, now: datetime) -> dict[str, Any]:
 def load(server: Server, cycle: int, acknowledged: dict[str, str], stop: threading.Event,
          resend: list[str]) -> None:
     """Post repayments from 6 threads until ``stop`` (or the server dies): every 201 is
-    recorded; one request in ten resends a payment already acknowledged."""
+    recorded; one request in ten resends a payment already acknowledged. The kill comes
+    once 20 new repayments are acknowledged (however loaded the machine), plus a random
+    moment."""
     lock = threading.Lock()
+    enough = threading.Event()
+    wanted = len(acknowledged) + 20
 
     def worker(number: int) -> None:
         conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
@@ -114,6 +118,8 @@ def load(server: Server, cycle: int, acknowledged: dict[str, str], stop: threadi
                 if status == 201:
                     with lock:
                         first = acknowledged.setdefault(payment_id, body["posting_id"])
+                        if len(acknowledged) >= wanted:
+                            enough.set()
                     assert first == body["posting_id"], (payment_id, first, body)
         except (OSError, http.client.HTTPException):
             return  # the server was killed under us
@@ -123,7 +129,8 @@ def load(server: Server, cycle: int, acknowledged: dict[str, str], stop: threadi
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(6)]
     for thread in threads:
         thread.start()
-    stop.wait(random.uniform(0.2, 0.4))
+    enough.wait(60)
+    stop.wait(random.uniform(0.0, 0.2))
     server.kill()
     stop.set()
     for thread in threads:
