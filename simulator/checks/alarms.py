@@ -5,8 +5,9 @@ took it — ordinary reports, corrections, dispute outcomes alike — so a false
 "overdue" written by any route is seen at the instant it was written. A
 delinquency is false when the installment was truly paid by its due end, when
 it is recorded before the installment truly reached the jurisdiction's reporting
-threshold (even if the borrower became truly late later), or when it states
-more days past due than were true at that instant (a worse bucket).
+threshold (even if the borrower became truly late later) or it was paid before
+ever reaching it (US: late, but under 30 days), or when it states more days past
+due than were true at that instant (a worse bucket).
 
 ``no_false_overdue_sms`` reads the messages the SMS gateway delivered: any text
 that speaks of an overdue installment counts, whatever fields it carries.
@@ -20,7 +21,7 @@ from datetime import datetime
 from simulator.checks.facts import CreditWrite, Facts, Message, Violation
 from simulator.checks.oracle import TrueInstallment
 
-__all__ = ["no_false_overdue", "no_false_overdue_sms", "speaks_of_overdue"]
+__all__ = ["falseness", "no_false_overdue", "no_false_overdue_sms", "speaks_of_overdue"]
 
 #: words that make a text an overdue warning, whatever its ``reason`` field says
 _OVERDUE_WORDS = re.compile(r"overdue|past[ -]due|delinquen|late payment|逾期|欠款|拖欠",
@@ -33,9 +34,14 @@ def speaks_of_overdue(message: Message) -> bool:
     return message.reason == "overdue_warning" or bool(_OVERDUE_WORDS.search(message.text))
 
 
-def _falseness(facts: Facts, inst: TrueInstallment, at: datetime,
-               stated_dpd: int | None) -> str | None:
-    """Why a delinquency stated at ``at`` for ``inst`` is false (None: it is true)."""
+def falseness(facts: Facts, inst: TrueInstallment, at: datetime,
+              stated_dpd: int | None) -> str | None:
+    """Why a delinquency stated at ``at`` for ``inst`` is false (None: it is true).
+
+    ``stated_dpd`` is the days past due a credit-file record states (None: a text, which
+    states only that the installment is overdue). A record's falseness only ever ends, never
+    starts, as time passes: the threshold and the true days past due only come nearer.
+    """
     oracle = facts.oracle
     if inst.paid_on_time:
         return (f"it was paid at {facts.iso(inst.settled_at)}, before its due end "
@@ -45,14 +51,19 @@ def _falseness(facts: Facts, inst: TrueInstallment, at: datetime,
             return f"its due end {facts.iso(inst.due_end)} had not come yet"
         return None
     threshold = oracle.threshold_instant(inst)
+    days = oracle.jurisdiction.report_threshold_dpd
+    # paid late, but before the threshold: no record of it was ever true (US: under 30 days)
+    never = (None if inst.settled_at is None or inst.settled_at >= threshold else
+             f"it was paid at {facts.iso(inst.settled_at)}, before it reached the reporting "
+             f"threshold ({days} day(s) past due) at {facts.iso(threshold)}")
     if at < threshold:
-        return (f"it reached the reporting threshold ({oracle.jurisdiction.report_threshold_dpd}"
-                f" day(s) past due) only at {facts.iso(threshold)}")
+        return never or (f"it reached the reporting threshold ({days} day(s) past due) only at "
+                         f"{facts.iso(threshold)}")
     true_dpd = oracle.days_past_due(inst, at)
     bucket = oracle.jurisdiction.dpd_bucket
     if bucket(stated_dpd) > bucket(true_dpd):
         return f"it was truly {true_dpd} day(s) past due then"
-    return None
+    return never
 
 
 def no_false_overdue(facts: Facts) -> list[Violation]:
@@ -67,7 +78,7 @@ def no_false_overdue(facts: Facts) -> list[Violation]:
         inst = facts.truth_of(write.account, write.installment)
         if inst is None:
             continue  # a record no installment answers to: bureau_matches_truth reports it
-        why = _falseness(facts, inst, write.at, write.days_past_due)
+        why = falseness(facts, inst, write.at, write.days_past_due)
         if why is None:
             continue
         found[key] = _violation(facts, "no_false_overdue", inst, write, why)
@@ -126,7 +137,7 @@ def no_false_overdue_sms(facts: Facts) -> list[Violation]:
         installments = oracle.installments(borrower)
         if number is not None and 1 <= number <= len(installments):
             inst = installments[number - 1]
-            why = _falseness(facts, inst, message.at, None)
+            why = falseness(facts, inst, message.at, None)
             if why is not None and (borrower, number) not in found:
                 found[(borrower, number)] = _violation(
                     facts, "no_false_overdue_sms", inst, message, why)

@@ -241,13 +241,40 @@ class Facts:
 
     @functools.cached_property
     def refunded_by_taker(self) -> set[str]:
-        """Payments the party that took them gave back in full before any reached the bank:
-        they were never meant to be posted."""
-        taken_by = {p.payment_id: p.via for p in self.oracle.payments.values()}
-        return {back.payment_id for back in self.given_back
-                if back.by == taken_by.get(back.payment_id)
-                and self.returned.get(back.payment_id, 0)
-                >= self.oracle.payments[back.payment_id].amount}
+        """Payments the party that took them gave back in full, other than as a posting's
+        surplus: never meant to be posted (or posted and given back both).
+
+        A full give-back is a posting's surplus — the bank's counter posting a payment the
+        loan no longer owes and giving it all back in the same operation, or a later
+        re-allocation leaving all of it over — when a posting of the payment had appeared by
+        the time the last of it went back (the same instant included: cause comes before
+        effect) and no posting of it still applies any of it at the end. Money given back
+        in full before the payment reached the bank, or while the bank holds it applied, is
+        not: the payment had to stay unposted.
+        """
+        payments = self.oracle.payments
+        returned: dict[str, int] = {}
+        whole_at: dict[str, datetime] = {}
+        for back in sorted(self.given_back, key=lambda b: b.at):
+            payment = payments.get(back.payment_id)
+            if payment is None or back.by != payment.via or back.payment_id in whole_at:
+                continue
+            returned[back.payment_id] = returned.get(back.payment_id, 0) + back.amount
+            if returned[back.payment_id] >= payment.amount:
+                whole_at[back.payment_id] = back.at
+        if not whole_at:
+            return set()
+        applied: dict[str, int] = {}
+        for posting in self.postings:
+            if posting.payment_id in whole_at:
+                applied[posting.payment_id] = applied.get(posting.payment_id, 0) + \
+                    posting.applied
+        found = set()
+        for payment_id, at in whole_at.items():
+            reached = self.first_seen.get(payment_id)
+            if reached is None or at < reached or applied.get(payment_id, 0) > 0:
+                found.add(payment_id)
+        return found
 
     # -- mapping records to the truth ----------------------------------------------------------
     def borrower_of(self, account: str) -> str | None:

@@ -13,6 +13,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from itertools import groupby
 
+from simulator.checks.alarms import falseness
 from simulator.checks.facts import CreditWrite, Facts, Violation
 from simulator.checks.oracle import TrueInstallment
 
@@ -71,29 +72,61 @@ def true_overdue_reported(facts: Facts) -> list[Violation]:
     return violations
 
 
-def _episodes(history: list[CreditWrite]) -> list[tuple[CreditWrite, CreditWrite | None]]:
-    """Spans from a record turning overdue to the change that cleared it (None: never)."""
-    episodes: list[tuple[CreditWrite, CreditWrite | None]] = []
-    appeared: CreditWrite | None = None
+def _false_spells(facts: Facts, inst: TrueInstallment, history: list[CreditWrite]
+                  ) -> list[tuple[list[CreditWrite], CreditWrite | None]]:
+    """Spans during which a credit file held a false delinquency of ``inst``: the records
+    written in it, each false when it was written (the first began the spell), and the write
+    that ended it — a current or deleted record, or a delinquency true when written — or
+    None. A spell also ends, with no write, once the record standing turned true with time
+    (a premature record whose installment then truly reached the threshold): a later false
+    record then begins a new spell."""
+    spells: list[tuple[list[CreditWrite], CreditWrite | None]] = []
+    records: list[CreditWrite] = []
     for write in history:
-        overdue = write.status == "overdue" and not write.deleted
-        if overdue and appeared is None:
-            appeared = write
-        elif not overdue and appeared is not None:
-            episodes.append((appeared, write))
-            appeared = None
-    if appeared is not None:
-        episodes.append((appeared, None))
-    return episodes
+        false = write.status == "overdue" and not write.deleted and \
+            falseness(facts, inst, write.at, write.days_past_due) is not None
+        if records and falseness(facts, inst, write.at, records[-1].days_past_due) is None:
+            spells.append((records, None))  # the truth caught up with the standing record
+            records = []
+        if false:
+            records.append(write)
+        elif records:
+            spells.append((records, write))
+            records = []
+    if records:
+        spells.append((records, None))
+    return spells
+
+
+def _known_from(facts: Facts, inst: TrueInstallment, first: CreditWrite) -> datetime | None:
+    """When the bank could know that the record ``first`` was false (None: never).
+
+    A record written after the installment was paid is false because of that payment: the
+    bank can know once every repayment that settled it has reached it (and not before the
+    record exists). Any other false record — written while the installment was unpaid,
+    before its due end or threshold, or overstating its days past due — is false on what
+    the bank already had: from the moment it is written.
+    """
+    if inst.settled_at is None or inst.settled_at > first.at:
+        return first.at
+    payments = facts.oracle.payments
+    settling = [p for p in inst.settled_by
+                if p in payments and payments[p].value_time <= inst.settled_at]
+    if not settling or any(p not in facts.first_seen for p in settling):
+        return None
+    return max(first.at, *(facts.first_seen[p] for p in settling))
 
 
 def false_reports_corrected(facts: Facts) -> list[Violation]:
     """A false delinquency is gone within the jurisdiction's limit.
 
-    The clock starts at the later of the record's appearance and the repayment
-    reaching the bank, or at a dispute about it if that is earlier; with
-    neither, the bank never had a way to know, and only
-    ``bureau_matches_truth`` judges the record.
+    A record is false when the truth says so at the instant it was written (as
+    ``no_false_overdue`` judges it), whatever became of the installment. The clock
+    starts when the bank could know (:func:`_known_from`), or at a dispute about the
+    period if that is earlier; with neither — a repayment that paid the installment never
+    reached the bank and nobody disputed — the bank had no way to know, and only
+    ``bureau_matches_truth`` judges the record. By the deadline the credit file must hold
+    no false delinquency of it: corrected, deleted, or standing true by then.
     """
     limit = facts.limits.correction or facts.oracle.jurisdiction.correction_limit
     history: dict[tuple[str, int], list[CreditWrite]] = defaultdict(list)
@@ -105,20 +138,25 @@ def false_reports_corrected(facts: Facts) -> list[Violation]:
     violations = []
     for key, writes in sorted(history.items()):
         inst = facts.truth_of(*key)
-        if inst is None or not inst.paid_on_time:
-            continue
-        learned = [facts.first_seen[p] for p in inst.settled_by if p in facts.first_seen]
-        for appeared, cleared in _episodes(writes):
-            starts = [max(appeared.at, min(learned))] if learned else []
+        if inst is None:
+            continue  # a record no installment answers to: bureau_matches_truth reports it
+        for records, cleared in _false_spells(facts, inst, writes):
+            appeared = records[0]
+            known = _known_from(facts, inst, appeared)
+            starts = [known] if known is not None else []
             starts += [at for at in disputes.get((key[0], inst.period), []) if at >= appeared.at]
             if not starts:
                 continue
             deadline = min(starts) + limit
             gone_at = cleared.at if cleared is not None else None
-            if gone_at is None and deadline > facts.end:
-                continue  # still within the limit when the run ended
             if gone_at is not None and gone_at <= deadline:
                 continue
+            if gone_at is None and deadline > facts.end:
+                continue  # still within the limit when the run ended
+            standing = [r for r in records if r.at <= deadline][-1]
+            if falseness(facts, inst, deadline, standing.days_past_due) is None:
+                continue  # true by the deadline: nothing false stood any more
+            why = falseness(facts, inst, appeared.at, appeared.days_past_due)
             evidence = [appeared.seq, *facts.payment_seqs(inst.settled_by)]
             if cleared is not None:
                 evidence.append(cleared.seq)
@@ -126,7 +164,7 @@ def false_reports_corrected(facts: Facts) -> list[Violation]:
             violations.append(Violation(
                 "false_reports_corrected",
                 f"the false delinquency of installment {inst.number} recorded at "
-                f"{facts.iso(appeared.at)} was {what}; it had to be gone by "
+                f"{facts.iso(appeared.at)} ({why}) was {what}; it had to be gone by "
                 f"{facts.iso(deadline)}",
                 borrower=inst.borrower, subject=facts.subject(inst.borrower),
                 installment=inst.number,

@@ -62,8 +62,10 @@ DEFECTS: dict[str, Defect] = {d.name: d for d in (
            ("false_reports_corrected", "bureau_matches_truth")),
     Defect("bank.utc_cutoff",
            "due end is computed at midnight UTC instead of local midnight",
+           # a day counted too many: the bank believes its false record (a late payment
+           # made before the US threshold), so it never corrects it either
            ("no_false_overdue", "no_false_overdue_sms", "true_overdue_reported",
-            "bureau_matches_truth")),
+            "false_reports_corrected", "bureau_matches_truth")),
     Defect("bank.ignores_holiday_shift",
            "due dates are not shifted when the contract says they are",
            # the bank believes its false records, so it never corrects them either

@@ -255,10 +255,13 @@ class World:
         body = {"loan_id": loan_id, "amount": amount}
         if step.via == "bank":
             if self.bank.up:
-                response = self.desk("bank", "pay_at_counter", body)
-                self.observer.bank_answered("pay_at_counter", body, response)
-                if response.ok:
-                    self._taken(body, "bank", response)
+                # the borrower hands the money over; the bank's answer only names it
+                with self.network.handing_over(step.borrower, loan_id, amount,
+                                               via="bank") as hand:
+                    response = self.desk("bank", "pay_at_counter", body)
+                    self.observer.bank_answered("pay_at_counter", body, response)
+                    if response.ok:
+                        hand.taken(response.body.get("payment_id"))
             else:
                 self.journal.append("borrower.refused", "borrower", borrower=step.borrower,
                                     why="bank is down")

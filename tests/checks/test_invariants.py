@@ -4,7 +4,6 @@ it, with evidence."""
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -15,29 +14,24 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from simulator.checks.facts import (
-    BureauRecord,
     CreditWrite,
     Facts,
     Limits,
-    Message,
-    Posting,
-    PostingSeen,
     Violation,
     Window,
 )
 from simulator.checks.invariants import CHECKS
-from simulator.checks.oracle import GivenBack, Oracle, Payment
+from simulator.checks.oracle import Oracle
 from simulator.core.calendars import jurisdiction
 from simulator.core.clock import Clock
 from simulator.core.privacy import mask_id_number
 from simulator.engine.journal import Journal
 from simulator.scenarios.model import INVARIANTS, Borrower, ContractTerms, LoanTerms, Pays
 from simulator.world.runner import ScenarioResult, run_scenario
+from tests.support.facts import ID_NUMBER, LEVEL, PHONE, FactsBuilder, facts_builder
 from tests.support.scenario_text import borrower, check, docking_outage, fault, load, repay
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-ID_NUMBER = "110101199003071234"
-PHONE = "13812345678"
 
 #: alice, with personal data the tests can look for in the output.
 ALICE = borrower(id_number=ID_NUMBER, phone=PHONE)
@@ -307,116 +301,10 @@ def test_no_false_overdue_evidence_is_the_bureau_record_and_the_payment(
 # -- the checks on hand-built facts ---------------------------------------------------
 
 
-LEVEL = 34_002  # installment of a 1000.00 loan at 12% over 3 months, in fen
-
-
-@dataclass
-class FactsBuilder:
-    """A world without parties: an oracle for alice, a journal, and the state the checks read
-    (postings as they appeared and at the end, credit-file writes, texts, money returned)."""
-
-    clock: Clock
-    journal: Journal
-    oracle: Oracle
-    postings: list[Posting] = field(default_factory=list)
-    seen: list[PostingSeen] = field(default_factory=list)
-    platform_pending: dict[str, int] = field(default_factory=dict)
-    writes: list[CreditWrite] = field(default_factory=list)
-    messages: list[Message] = field(default_factory=list)
-    given_back: list[GivenBack] = field(default_factory=list)
-    path_broken: list[Window] = field(default_factory=list)
-    reused: list[str] = field(default_factory=list)
-
-    def at(self, instant: datetime) -> FactsBuilder:
-        self.clock.now = instant
-        return self
-
-    def pay(self, payment_id: str, amount: int, instant: datetime, via: str = "platform") -> int:
-        """Money leaves alice: the payment network's record, and its journal entry."""
-        self.at(instant)
-        self.oracle.capture(Payment(payment_id, "alice", "L-alice", amount, instant, via=via))
-        return self.journal.append("money.taken", "network", payment_id=payment_id,
-                                   loan_id="L-alice", amount=amount, via=via)
-
-    def post(self, payment_id: str, amount: int, instant: datetime, applied: int | None = None
-             ) -> int:
-        """A posting appears at the bank (and stays, applying ``applied``, default all)."""
-        self.at(instant)
-        posting_id = f"PST{len(self.seen) + 1:08d}"
-        applied = amount if applied is None else applied
-        self.postings.append(Posting(posting_id, payment_id, amount, applied, amount - applied,
-                                     "L-alice"))
-        seq = self.journal.append("bank.posted", "bank", payment_id=payment_id,
-                                  posting_id=posting_id, loan_id="L-alice", amount=amount)
-        self.seen.append(PostingSeen(posting_id, payment_id, amount, instant, seq))
-        return seq
-
-    def unpost(self, posting_id: str) -> None:
-        """The bank removes a posting (it stays in the history)."""
-        self.postings = [p for p in self.postings if p.posting_id != posting_id]
-
-    def record(self, instant: datetime, status: str, installment: int = 1, *,
-               dpd: int | None = None, subject: str = ID_NUMBER, account: str = "L-alice",
-               period: str | None = None, deleted: bool = False) -> int:
-        """The bureau's database takes a write to alice's (or another) credit file."""
-        self.at(instant)
-        period = period or f"2026-{installment + 1:02d}"
-        dpd = (0 if status == "current" else 1) if dpd is None else dpd
-        seq = self.journal.append("credit_file.changed", "world", account=account,
-                                  installment=installment, period=period,
-                                  status="deleted" if deleted else status, days_past_due=dpd)
-        self.writes.append(CreditWrite(instant, subject, account, installment, period, status,
-                                       dpd, deleted, seq))
-        return seq
-
-    def text(self, instant: datetime, text: str, *, reason: str = "notice",
-             installment: int | None = None, phone: str = PHONE) -> int:
-        self.at(instant)
-        seq = self.journal.append("sms.sent", "sms", borrower="alice", reason=reason)
-        self.messages.append(Message(instant, phone, "alice", None, installment, reason, text,
-                                     seq))
-        return seq
-
-    def give_back(self, payment_id: str, amount: int, instant: datetime, by: str) -> None:
-        self.at(instant)
-        self.given_back.append(GivenBack(payment_id, amount, by, instant,
-                                         payment_id in self.oracle.payments))
-        self.oracle.refund(payment_id, amount)
-
-    def facts(self, end: datetime) -> Facts:
-        self.at(end)
-        final: dict[tuple[str, str, int], BureauRecord] = {}
-        for w in self.writes:
-            key = (w.subject_id, w.account, w.installment)
-            if w.deleted:
-                final.pop(key, None)
-            else:
-                final[key] = BureauRecord(w.subject_id, w.account, w.installment, w.period,
-                                          w.status, w.days_past_due)
-        jurisdiction = self.oracle.jurisdiction
-        return Facts(journal=self.journal, oracle=self.oracle, end=end,
-                     limits=Limits(jurisdiction.recon_wait_limit,
-                                   jurisdiction.in_transit_limit),
-                     postings=list(self.postings), postings_seen=self.seen,
-                     platform_pending=self.platform_pending,
-                     bureau_records=list(final.values()), credit_writes=self.writes,
-                     messages=self.messages, given_back=self.given_back,
-                     reused_payment_ids=self.reused, path_broken=self.path_broken)
-
-
 @pytest.fixture
 def make_facts() -> Callable[[], FactsBuilder]:
     """A factory of :class:`FactsBuilder` for alice's 3-month CN loan disbursed 2026-01-01."""
-
-    def make() -> FactsBuilder:
-        loan = LoanTerms(100_000, Decimal("0.12"), 3, "equal_installment", date(2026, 1, 1))
-        alice = Borrower("alice", "Alice", ID_NUMBER, PHONE, loan, Pays())
-        clock = Clock(datetime(2026, 1, 1, 9, tzinfo=SHANGHAI), SHANGHAI)
-        oracle = Oracle((alice,), ContractTerms(), jurisdiction("CN"))
-        oracle.open_account("alice", "L-alice")
-        return FactsBuilder(clock, Journal(clock), oracle)
-
-    return make
+    return facts_builder
 
 
 def cn(day: int, month: int = 2, hour: int = 12) -> datetime:
@@ -513,6 +401,31 @@ def test_us_reporting_at_one_day_past_due_is_premature() -> None:
     # 30 days past due from 2026-03-03 (1 February + 30 days), midnight in New York
     assert "reached the reporting threshold (30 day(s) past due) only at " \
         "2026-03-03T00:00:00-05:00" in found[0].message
+
+
+@pytest.mark.parametrize(
+    ("paid_at", "violated"),
+    [
+        pytest.param(datetime(2026, 2, 20, 12, tzinfo=ZoneInfo("America/New_York")), True,
+                     id="paid-at-19-days"),
+        pytest.param(None, False, id="never-paid"),
+    ],
+)
+def test_a_us_record_below_30_days_of_an_installment_paid_before_the_threshold(
+        paid_at: datetime | None, violated: bool) -> None:
+    """US: a delinquency at 1 day past due written on 03-04 (after the 30-day threshold of 03-03
+    00:00) is false when she paid on 02-20, 19 days past due — the installment never reached
+    the threshold, although the record states no worse a bucket than was true; of an
+    installment never paid it is true (only understated)."""
+    world = facts_builder("US")
+    if paid_at is not None:
+        world.pay("P1", LEVEL + 1_000, paid_at)
+    world.record(datetime(2026, 3, 4, 1, tzinfo=ZoneInfo("America/New_York")), "overdue", dpd=1)
+    found = CHECKS["no_false_overdue"](world.facts(datetime(2026, 6, 1, tzinfo=SHANGHAI)))
+    assert bool(found) is violated
+    if found:
+        assert "it was paid at 2026-02-20T12:00:00-05:00, before it reached the reporting " \
+            "threshold (30 day(s) past due) at 2026-03-03T00:00:00-05:00" in found[0].message
 
 
 @pytest.mark.parametrize(
@@ -714,126 +627,3 @@ def test_in_transit_bounded_on_hand_built_facts(
         world.platform_pending["P1"] = LEVEL
     found = check("in_transit_bounded", world, END)
     assert bool(found) is violated
-
-
-@pytest.mark.parametrize(
-    ("reported_at", "end", "violated"),
-    [
-        pytest.param(None, cn(1, month=3), True, id="never-reported"),
-        pytest.param(cn(2, hour=1), cn(1, month=3), False, id="reported-next-night"),
-        pytest.param(cn(20), cn(1, month=3), True, id="reported-too-late"),
-        pytest.param(None, cn(4), False, id="run-ends-before-deadline"),
-    ],
-)
-def test_true_overdue_reported_on_hand_built_facts(make_facts: Callable[[], FactsBuilder],
-                                                   reported_at: datetime | None, end: datetime,
-                                                   violated: bool) -> None:
-    """An unpaid installment must reach the bureau by threshold + cycle + wait + one day."""
-    world = make_facts()
-    record = world.record(reported_at, "overdue") if reported_at is not None else None
-    found = [v for v in check("true_overdue_reported", world, end) if v.installment == 1]
-    assert bool(found) is violated
-    if found:
-        # threshold 2026-02-02 00:00 + 1 day cycle + 3 days' wait limit + 1 day
-        assert found[0].instants["deadline"] == "2026-02-07T00:00:00+08:00"
-        assert found[0].evidence == (() if record is None else (record,))
-
-
-def test_a_delinquency_under_another_subject_is_not_reported(
-        make_facts: Callable[[], FactsBuilder]) -> None:
-    """Reporting alice's delinquency under someone else's ID number does not report hers."""
-    world = make_facts()
-    world.record(cn(2, hour=1), "overdue", subject="110101198001011234")
-    found = [v for v in check("true_overdue_reported", world, END) if v.installment == 1]
-    assert len(found) == 1 and "never reported" in found[0].message
-
-
-@pytest.mark.parametrize(
-    ("corrected_at", "violated"),
-    [
-        pytest.param(None, True, id="never-corrected"),
-        pytest.param(cn(10), False, id="corrected-in-time"),
-        pytest.param(cn(28), True, id="corrected-after-20-days"),
-    ],
-)
-def test_false_reports_corrected_on_hand_built_facts(make_facts: Callable[[], FactsBuilder],
-                                                     corrected_at: datetime | None,
-                                                     violated: bool) -> None:
-    """A false record must be corrected within 20 days (CN) of the bank learning of the payment."""
-    world = make_facts()
-    world.pay("P1", LEVEL, cn(1, hour=21))
-    record = world.record(cn(5, hour=1), "overdue")
-    world.post("P1", LEVEL, cn(7, hour=8))  # the bank learns of the payment here
-    if corrected_at is not None:
-        world.record(corrected_at, "current")
-    found = check("false_reports_corrected", world, cn(15, month=3))
-    assert bool(found) is violated
-    if found:
-        assert found[0].instants["deadline"] == "2026-02-27T08:00:00+08:00"
-        assert found[0].evidence[0] == record
-
-
-def test_a_deleted_record_counts_as_corrected(make_facts: Callable[[], FactsBuilder]) -> None:
-    """A false record the bureau deletes is gone: the correction clock stops there."""
-    world = make_facts()
-    world.pay("P1", LEVEL, cn(1, hour=21))
-    world.record(cn(5, hour=1), "overdue")
-    world.post("P1", LEVEL, cn(7, hour=8))
-    world.record(cn(10), "overdue", deleted=True)
-    assert check("false_reports_corrected", world, END) == []
-
-
-@pytest.mark.parametrize(
-    ("status", "violated"),
-    [
-        pytest.param("current", False, id="current-matches"),
-        pytest.param("overdue", True, id="overdue-but-paid-on-time"),
-    ],
-)
-def test_bureau_matches_truth_on_hand_built_facts(make_facts: Callable[[], FactsBuilder],
-                                                  status: str, violated: bool) -> None:
-    """At the end, the bureau's status of a settled period must equal the oracle's."""
-    world = make_facts()
-    world.pay("P1", LEVEL, cn(1, hour=21))
-    seq = world.record(cn(2, hour=1), status)
-    found = check("bureau_matches_truth", world, cn(1, month=3))
-    assert bool(found) is violated
-    if found:
-        assert seq in found[0].evidence  # the record the bureau holds
-        assert found[0].evidence[0] < seq  # and the capture of the on-time payment before it
-        assert re.search(r"holds 2026-02 as overdue, but the truth is current", found[0].message)
-
-
-def test_a_true_delinquency_that_vanished_is_a_violation(
-        make_facts: Callable[[], FactsBuilder]) -> None:
-    """A true delinquency the bureau no longer holds at the end (deleted) is a violation."""
-    world = make_facts()
-    world.record(cn(2, hour=1), "overdue")
-    world.record(cn(20), "overdue", deleted=True)
-    found = [v for v in check("bureau_matches_truth", world, END) if "2026-02" in v.message]
-    assert len(found) == 1
-    assert "holds 2026-02 as nothing (no record), but the truth is overdue" in found[0].message
-
-
-@pytest.mark.parametrize(
-    ("changes", "why"),
-    [
-        pytest.param({"account": "ACC-9"}, "account ACC-9 is no loan the bank booked",
-                     id="the-bank's-own-account-number"),
-        pytest.param({"installment": 9}, "has no installment 9", id="no-such-installment"),
-        pytest.param({"period": "2026-05"}, "is due in 2026-02, not 2026-05", id="wrong-period"),
-        pytest.param({"subject": "110101198001011234"}, "another subject's ID number",
-                     id="another-subject"),
-    ],
-)
-def test_every_record_must_be_a_true_installments(
-        make_facts: Callable[[], FactsBuilder], changes: dict[str, Any], why: str) -> None:
-    """A record the oracle cannot map to the borrower, account, installment and period it
-    names — or that names the wrong subject — is a violation, never skipped."""
-    world = make_facts()
-    world.pay("P1", 3 * LEVEL, cn(1, hour=21))
-    seq = world.record(cn(28, hour=1), "current", dpd=0, **changes)
-    found = [v for v in check("bureau_matches_truth", world, END) if v.cause]
-    assert len(found) == 1 and why in found[0].message
-    assert found[0].evidence == (seq,)
-    assert ID_NUMBER not in found[0].message and "110101198001011234" not in found[0].message
