@@ -24,6 +24,7 @@ DOCUMENTED = [
     "load_scenario",
     "load_scenario_text",
     "run_scenario",
+    "system_world",
 ]
 
 
@@ -61,7 +62,8 @@ def test_all_names_exist_and_nothing_public_is_missing() -> None:
 def test_each_name_is_what_the_readme_says() -> None:
     """The loaders and runners are functions, the models classes, and the three errors are
     LendsimErrors; INVARIANTS and DEFECTS are a tuple and a mapping of names."""
-    for name in ("discover", "load_scenario", "load_scenario_text", "run_scenario"):
+    for name in ("discover", "load_scenario", "load_scenario_text", "run_scenario",
+                 "system_world"):
         assert inspect.isfunction(getattr(simulator, name)), name
     for name in ("Scenario", "ScenarioResult", "World"):
         assert inspect.isclass(getattr(simulator, name)), name
