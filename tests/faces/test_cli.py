@@ -427,7 +427,9 @@ def test_unknown_borrower_is_bad_input() -> None:
 def test_matrix_writes_json_and_junit(tmp_path: Path) -> None:
     """``defects --matrix --json --junit`` writes which scenarios catch each defect; JUnit has a
     baseline suite and a defects suite with a failure for the uncaught defect."""
-    scenario = INCIDENT / "docking-failure-correct-bank.yaml"
+    scenario = write_scenario(tmp_path / "docking.yaml", scenario="small-docking",
+                              steps=[*docking_outage("2026-02-01T08:00", "3d"),
+                                     repay("2026-02-01T21:00")])
     json_file, junit_file = tmp_path / "m.json", tmp_path / "m.xml"
     result = invoke("defects", "--matrix", scenario, "-j", "1", "--defect", "bank.utc_cutoff",
                     "--defect", "bank.reports_without_reconciliation", "--json", json_file,
@@ -435,10 +437,10 @@ def test_matrix_writes_json_and_junit(tmp_path: Path) -> None:
     assert result.exit_code == 1, result.output
     report = json.loads(json_file.read_text(encoding="utf-8"))
     assert report["complete"] is False and report["uncaught"] == ["bank.utc_cutoff"]
+    assert report["imprecise"] == [] and report["passed"] is False
     by_name = {d["defect"]: d for d in report["defects"]}
     caught = by_name["bank.reports_without_reconciliation"]
-    assert caught["caught"] and caught["caught_by"][0]["scenario"] == \
-        "docking-failure-correct-bank"
+    assert caught["caught"] and caught["caught_by"][0]["scenario"] == "small-docking"
     assert set(caught["caught_by"][0]["invariants"]) == {"no_false_overdue",
                                                          "no_false_overdue_sms"}
     root = ET.parse(junit_file).getroot()
