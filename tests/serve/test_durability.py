@@ -95,7 +95,9 @@ def repayment(payment_id: str, now: datetime) -> dict[str, Any]:
 def load(server: Server, cycle: int, acknowledged: dict[str, str], stop: threading.Event,
          resend: list[str]) -> None:
     """Post repayments from 6 threads until ``stop`` (or the server dies): every 201 is
-    recorded; one request in ten resends a payment already acknowledged."""
+    recorded; one request in ten resends a payment already acknowledged. The server is
+    killed once 20 to 40 new payments are acknowledged (so a slow machine still loads it),
+    with requests in flight."""
     lock = threading.Lock()
 
     def worker(number: int) -> None:
@@ -121,9 +123,12 @@ def load(server: Server, cycle: int, acknowledged: dict[str, str], stop: threadi
             conn.close()
 
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(6)]
+    target = len(acknowledged) + random.randint(20, 40)
+    deadline = time.monotonic() + 60
     for thread in threads:
         thread.start()
-    stop.wait(random.uniform(0.2, 0.4))
+    while len(acknowledged) < target and time.monotonic() < deadline:
+        time.sleep(0.005)
     server.kill()
     stop.set()
     for thread in threads:
