@@ -2,7 +2,7 @@
 
 One function per command; the options several commands share are defined once
 below. Exit status: 0 when every scenario passes (or every contract conforms,
-or every defect is caught), 1 when any fails, 2 for bad input (a malformed
+or every defect is caught, precisely), 1 when any fails, 2 for bad input (a malformed
 scenario file, an unknown defect or borrower, a missing path), 130 when Ctrl-C
 stopped the work — bad input gets a one-line message naming the place, never a
 traceback. Progress goes to stderr, and only on a terminal.
@@ -197,7 +197,8 @@ def explain(
 def defects(
     matrix: Annotated[bool, typer.Option(
         "--matrix", help="Run the library once per defect and show which scenarios catch it; "
-                         "exit 1 if any defect is caught by none.")] = False,
+                         "exit 1 if any defect is caught by none, or imprecisely (an invariant "
+                         "that does not explain it fails too).")] = False,
     paths: Paths = None,
     jobs: Jobs = 0,
     only: Annotated[list[str] | None, typer.Option(
@@ -232,7 +233,7 @@ def defects(
         common.write(json_file, json.dumps(result.as_dict(), indent=2) + "\n")
     if junit_file is not None:
         common.write(junit_file, matrix_junit(result))
-    raise typer.Exit(0 if result.complete else 1)
+    raise typer.Exit(0 if result.passed else 1)
 
 
 def _print_catalogue() -> None:

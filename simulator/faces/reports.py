@@ -32,7 +32,7 @@ from simulator.core.instants import rezone
 from simulator.core.privacy import redact
 from simulator.faces.html_report import html_report
 from simulator.scenarios.defects import DEFECTS
-from simulator.world.matrix import Matrix
+from simulator.world.matrix import Catch, Matrix
 from simulator.world.runner import ScenarioResult
 
 __all__ = [
@@ -273,8 +273,11 @@ def print_matrix(matrix: Matrix, console: Console) -> None:
             "in no scenario"
         console.print(f"[bold red]uncaught:[/] no invariant that explains {defect} fails "
                       f"({how})")
+    for defect in matrix.imprecise:
+        console.print(f"[bold red]imprecise:[/] {_imprecision(defect, matrix.caught[defect])}",
+                      highlight=False)
     caught = len(matrix.caught) - len(matrix.uncaught)
-    colour = "green" if matrix.complete else "red"
+    colour = "green" if matrix.passed else "red"
     console.print(f"\n[{colour}]{caught} of {len(matrix.caught)} defects caught by an invariant "
                   f"that explains them, over {len(matrix.scenarios)} scenarios[/]",
                   highlight=False)
@@ -284,9 +287,19 @@ def print_matrix(matrix: Matrix, console: Console) -> None:
                       highlight=False, markup=False)
 
 
+def _imprecision(defect: str, catches: list[Catch]) -> str:
+    """Which invariants that do not explain ``defect`` failed, and in which scenarios."""
+    noisy = [c for c in catches if c.unexplained]
+    names = sorted({name for c in noisy for name in c.unexplained})
+    scenarios = ", ".join(c.scenario for c in noisy[:3]) + (
+        f" and {len(noisy) - 3} more" if len(noisy) > 3 else "")
+    return (f"{defect} also fails {', '.join(names)}, which does not explain it "
+            f"(in {scenarios})")
+
+
 def matrix_junit(matrix: Matrix) -> str:
     """JUnit XML of a matrix: a suite ``baseline`` (each scenario passes with no defect)
-    and a suite ``defects`` (each defect is caught by some scenario)."""
+    and a suite ``defects`` (each defect is caught by some scenario, and precisely)."""
     root = ET.Element("testsuites", name="lendsim defect matrix")
     baseline = ET.SubElement(root, "testsuite", name="baseline",
                              tests=str(len(matrix.scenarios)),
@@ -295,10 +308,15 @@ def matrix_junit(matrix: Matrix) -> str:
         case = ET.SubElement(baseline, "testcase", classname="baseline", name=scenario)
         if scenario in matrix.baseline_failures:
             ET.SubElement(case, "failure", message=f"{scenario} fails with no defect planted")
+    failing = set(matrix.uncaught) | set(matrix.imprecise)
     defects = ET.SubElement(root, "testsuite", name="defects", tests=str(len(matrix.caught)),
-                            failures=str(len(matrix.uncaught)), errors="0")
+                            failures=str(len(failing)), errors="0")
     for defect, catches in matrix.caught.items():
         case = ET.SubElement(defects, "testcase", classname="defects", name=defect)
+        if defect in matrix.imprecise and defect not in matrix.uncaught:
+            failure = ET.SubElement(case, "failure",
+                                    message=f"caught imprecisely: {_imprecision(defect, catches)}")
+            failure.text = DEFECTS[defect].mistake
         if defect in matrix.uncaught:
             failure = ET.SubElement(case, "failure",
                                     message=f"no invariant that explains {defect} fails")

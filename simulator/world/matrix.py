@@ -6,8 +6,10 @@ and fails with the defect planted — *by an invariant* when an invariant that
 explains the defect (:attr:`simulator.scenarios.defects.Defect.explained_by`)
 fails, else only by an expectation (a bureau check, a declared violation that
 did not happen). A defect no invariant catches in any scenario is a hole in the
-library; an invariant that fails but does not explain the defect is noise worth
-a look.
+library; an invariant that fails but does not explain the defect makes the catch
+*imprecise* — the oracle crying wolf, or a catalogue entry that undersells its
+defect. A matrix *passes* when it is complete (no baseline failure, nothing
+uncaught) and precise (no such noise).
 """
 
 from __future__ import annotations
@@ -66,8 +68,20 @@ class Matrix:
         return [name for name in self.uncaught if self.caught[name]]
 
     @property
+    def imprecise(self) -> list[str]:
+        """Defects some scenario fails on an invariant that does not explain them."""
+        return [name for name, catches in self.caught.items()
+                if any(c.unexplained for c in catches)]
+
+    @property
     def complete(self) -> bool:
+        """No scenario fails with no defect, and every defect is caught by an invariant."""
         return not self.baseline_failures and not self.uncaught
+
+    @property
+    def passed(self) -> bool:
+        """Complete and precise: what ``lendsim defects --matrix`` exits 0 on."""
+        return self.complete and not self.imprecise
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON report of ``lendsim defects --matrix --json`` (README, "Command line")."""
@@ -82,7 +96,9 @@ class Matrix:
                 for name, catches in self.caught.items()
             ],
             "uncaught": self.uncaught,
+            "imprecise": self.imprecise,
             "complete": self.complete,
+            "passed": self.passed,
         }
 
 

@@ -36,16 +36,16 @@ from tests.support.scenario_text import (
 )
 
 INCIDENT = Path(__file__).resolve().parents[2] / "scenarios" / "incident"
-#: the scenario ids in the incident folder (file stem = scenario id)
-INCIDENT_IDS = tuple(sorted(path.stem for path in INCIDENT.glob("*.yaml")))
-#: the incident scenarios bank.no_correction_on_late_arrival fails, read off the files: each
-#: has an on-time repayment reported overdue that only a correction puts right (the link down
-#: beyond the bank's wait, or a bank that does not wait). The correct bank and the US one hold
-#: their reports until the file arrives, so nothing needs correcting there.
-FAIL_WITHOUT_CORRECTIONS = ("docking-failure-beyond-wait-corrected",
-                            "docking-failure-defective-bank",
-                            "docking-failure-dispute-before-promise")
-
+#: a folder of the library whose scenarios are small worlds, for the commands that run one
+IN_TRANSIT = INCIDENT.parent / "in-transit"
+#: the scenario ids in the in-transit folder (file stem = scenario id)
+IN_TRANSIT_IDS = tuple(sorted(path.stem for path in IN_TRANSIT.glob("*.yaml")))
+#: the in-transit scenarios bank.no_correction_on_late_arrival fails, read off the files: only
+#: there is a delinquency reported falsely (the bank gave up waiting for the file, paula had
+#: paid before the threshold) that the late-arriving repayment must correct. In the others
+#: nothing needs correcting: the CN payment was truly late, and the US payers in transit over
+#: the month end are never reported.
+FAIL_WITHOUT_CORRECTIONS = ("us-late-repayment-beyond-wait-corrected",)
 
 
 def invoke(*args: str | Path) -> Result:
@@ -69,17 +69,17 @@ def assert_bad_input(result: Result, *needles: str) -> str:
     return error
 
 
-def test_run_incident_folder_passes() -> None:
-    """``lendsim run scenarios/incident`` passes every scenario and exits 0."""
-    result = invoke("run", INCIDENT)
+def test_run_a_library_folder_passes() -> None:
+    """``lendsim run scenarios/in-transit`` passes every scenario and exits 0."""
+    result = invoke("run", IN_TRANSIT)
     assert result.exit_code == 0, result.output
-    assert f"{len(INCIDENT_IDS)} passed, 0 failed" in result.stdout
+    assert f"{len(IN_TRANSIT_IDS)} passed, 0 failed" in result.stdout
     assert result.stderr == ""
 
 
 @dataclass(frozen=True)
 class DefectRun:
-    """``lendsim run --defect … --json --junit --html`` on the incident folder."""
+    """``lendsim run --defect … --json --junit --html`` on the in-transit folder."""
 
     result: Result
     json_file: Path
@@ -89,20 +89,21 @@ class DefectRun:
 
 @pytest.fixture(scope="module")
 def defect_run(tmp_path_factory: pytest.TempPathFactory) -> DefectRun:
-    """The incident folder run once with a planted defect, writing all three reports."""
+    """The in-transit folder run once with a planted defect, writing all three reports."""
     folder = tmp_path_factory.mktemp("reports")
     files = folder / "out" / "report.json", folder / "report.xml", folder / "report.html"
-    result = invoke("run", "--defect", "bank.no_correction_on_late_arrival", INCIDENT,
+    result = invoke("run", "--defect", "bank.no_correction_on_late_arrival", IN_TRANSIT,
                     "--json", files[0], "--junit", files[1], "--html", files[2])
     return DefectRun(result, *files)
 
 
 def test_planted_defect_fails_with_exit_1(defect_run: DefectRun) -> None:
-    """With bank.no_correction_on_late_arrival the incident folder fails (exit 1), naming it."""
+    """With bank.no_correction_on_late_arrival the in-transit folder fails (exit 1), naming
+    the scenario and the invariant."""
     result = defect_run.result
     assert result.exit_code == 1, result.output
-    assert "false_reports_corrected violated" in result.stdout
-    assert "FAIL docking-failure-beyond-wait-corrected" in result.stdout
+    assert "bureau_matches_truth violated" in result.stdout
+    assert "FAIL us-late-repayment-beyond-wait-corrected" in result.stdout
     assert "Traceback" not in result.output
 
 
@@ -110,12 +111,12 @@ def test_json_report_written(defect_run: DefectRun) -> None:
     """``--json FILE`` writes the README, "Command line" report, creating the folder."""
     report = json.loads(defect_run.json_file.read_text(encoding="utf-8"))
     assert set(report) == {"scenarios", "passed", "failed", "skipped"}
-    assert sorted(s["scenario"] for s in report["scenarios"]) == list(INCIDENT_IDS)
+    assert sorted(s["scenario"] for s in report["scenarios"]) == list(IN_TRANSIT_IDS)
     failed = [s for s in report["scenarios"] if not s["passed"]]
     assert tuple(sorted(s["scenario"] for s in failed)) == FAIL_WITHOUT_CORRECTIONS
     assert (report["passed"], report["failed"], report["skipped"]) == \
-        (len(INCIDENT_IDS) - 3, 3, 0)
-    assert any(v["invariant"] == "false_reports_corrected"
+        (len(IN_TRANSIT_IDS) - 1, 1, 0)
+    assert any(v["invariant"] == "bureau_matches_truth"
                for s in failed for v in s["violations"])
 
 
@@ -123,17 +124,17 @@ def test_junit_report_written(defect_run: DefectRun) -> None:
     """``--junit FILE`` writes JUnit XML with one testcase per scenario."""
     suite = ET.parse(defect_run.junit_file).getroot()
     cases = suite.findall("testcase")
-    assert sorted(case.get("name") or "" for case in cases) == list(INCIDENT_IDS)
+    assert sorted(case.get("name") or "" for case in cases) == list(IN_TRANSIT_IDS)
     failing = sorted(case.get("name") or "" for case in cases if case.find("failure") is not None)
     assert tuple(failing) == FAIL_WITHOUT_CORRECTIONS
-    assert int(suite.get("failures") or 0) == 3
+    assert int(suite.get("failures") or 0) == 1
 
 
 def test_html_report_written(defect_run: DefectRun) -> None:
     """``--html FILE`` writes the HTML page naming every scenario."""
     page = defect_run.html_file.read_text(encoding="utf-8")
     assert page.startswith("<!doctype html>")
-    for scenario in INCIDENT_IDS:
+    for scenario in IN_TRANSIT_IDS:
         assert scenario in page
 
 
@@ -390,9 +391,10 @@ def test_negative_jobs_is_bad_input() -> None:
 
 
 def test_k_runs_only_the_scenarios_it_selects() -> None:
-    """``-k "us"`` runs only the incident folder's US scenario; the others are not run."""
-    report = _report(INCIDENT, "-k", "us and not correct")
-    assert list(report) == ["docking-failure-us"]
+    """``-k "us and not month"`` runs only the in-transit folder's US scenario that is not
+    at a month end; the others are not run."""
+    report = _report(IN_TRANSIT, "-k", "us and not month")
+    assert list(report) == ["us-late-repayment-beyond-wait-corrected"]
 
 
 @pytest.mark.parametrize(("expression", "complaint"), [
@@ -427,7 +429,9 @@ def test_unknown_borrower_is_bad_input() -> None:
 def test_matrix_writes_json_and_junit(tmp_path: Path) -> None:
     """``defects --matrix --json --junit`` writes which scenarios catch each defect; JUnit has a
     baseline suite and a defects suite with a failure for the uncaught defect."""
-    scenario = INCIDENT / "docking-failure-correct-bank.yaml"
+    scenario = write_scenario(tmp_path / "docking.yaml", scenario="small-docking",
+                              steps=[*docking_outage("2026-02-01T08:00", "3d"),
+                                     repay("2026-02-01T21:00")])
     json_file, junit_file = tmp_path / "m.json", tmp_path / "m.xml"
     result = invoke("defects", "--matrix", scenario, "-j", "1", "--defect", "bank.utc_cutoff",
                     "--defect", "bank.reports_without_reconciliation", "--json", json_file,
@@ -435,10 +439,10 @@ def test_matrix_writes_json_and_junit(tmp_path: Path) -> None:
     assert result.exit_code == 1, result.output
     report = json.loads(json_file.read_text(encoding="utf-8"))
     assert report["complete"] is False and report["uncaught"] == ["bank.utc_cutoff"]
+    assert report["imprecise"] == [] and report["passed"] is False
     by_name = {d["defect"]: d for d in report["defects"]}
     caught = by_name["bank.reports_without_reconciliation"]
-    assert caught["caught"] and caught["caught_by"][0]["scenario"] == \
-        "docking-failure-correct-bank"
+    assert caught["caught"] and caught["caught_by"][0]["scenario"] == "small-docking"
     assert set(caught["caught_by"][0]["invariants"]) == {"no_false_overdue",
                                                          "no_false_overdue_sms"}
     root = ET.parse(junit_file).getroot()

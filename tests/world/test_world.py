@@ -153,10 +153,11 @@ def test_journal_and_report_carry_no_personal_data() -> None:
     """No borrower's name, ID number or phone number appears in the journal or the JSON report."""
     path = data_path("scenarios") / "incident" / "docking-failure-defective-bank.yaml"
     scenario = load_scenario(path)
-    world = World(scenario)
-    world.run()
-    text = "\n".join(entry.brief() for entry in world.journal.entries())
-    report = json.dumps(run_scenario(scenario).as_dict(), ensure_ascii=False)
+    journal: list[str] = []
+    result = run_scenario(scenario, inspect=lambda world, _: journal.extend(
+        entry.brief() for entry in world.journal.entries()))
+    text = "\n".join(journal)
+    report = json.dumps(result.as_dict(), ensure_ascii=False)
     assert "no_false_overdue" in report  # the report does describe the violations
     for person in scenario.borrowers:
         for secret in (person.id_number, person.phone, person.name):
