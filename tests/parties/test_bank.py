@@ -480,6 +480,25 @@ def test_us_reports_monthly_from_dpd_30(
         "overdue" if reported else "current")
 
 
+def test_late_repayment_in_transit_across_the_batch_keeps_its_own_days_past_due(
+    make_world: MakeWorld,
+) -> None:
+    """A repayment 29 days late that reaches the bank only after the batch counted day 30 (the
+    bank was down) settles the installment at 29 days past due: the US month-end report,
+    from 30 days, leaves it out (explore found the bank reporting 30)."""
+    world = begin(make_world(jurisdiction="US", disbursed="2026-01-10", steps=[
+        fault("2026-03-11T11:00", "crash", party="bank", for_="1d"),
+        repay("2026-03-11T12:00")]))
+    advance(world, "2026-04-03T00:00")
+    settled = installment(world, 1)
+    assert settled["settled_us"] == to_us(instant(world, "2026-03-11T12:00"))
+    # due 2026-02-10, late from 02-11: 03-11 is day 29 (February 2026 has 28 days)
+    assert settled["max_dpd"] == 29
+    assert [e for e in records(world) if e.data["installment"] == 1] == []
+    subject = world.scenario.borrowers[0].id_number
+    assert world.bureau.read_period_status(subject, LOAN, "2026-02") == "current"
+
+
 # -- planted defects: each changes exactly what it names ----------------------------------
 
 

@@ -199,8 +199,10 @@ class Ledger(BankBase):
                 if effective_us < inst.due_end_us:
                     inst.max_dpd = 0
                 else:
+                    # days past due stop at the value time, also when the repayment arrives
+                    # after a batch (it was in transit) counted later days
                     day = from_us(effective_us).astimezone(self._tz).date().toordinal()
-                    inst.max_dpd = max(inst.max_dpd, day - inst.grace_end)
+                    inst.max_dpd = day - inst.grace_end
                     inst.attention = 1  # settled late: the batch reports it
             allocation.append([inst.number, to_penalty, to_schedule])
         return allocation, remaining

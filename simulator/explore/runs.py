@@ -1,0 +1,115 @@
+"""One explored run: build the world, run it, and say what — if anything — went wrong.
+
+An explored world has no expectations, so every violated invariant is a finding, and
+so is an exception escaping the world (a party that crashed for real). A run chosen
+for the determinism self-check is played a second time, in the same process after
+other worlds ran there, and two different journal digests are a finding too, shown
+by the first entry where the journals part.
+"""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from simulator.core.privacy import redact
+from simulator.scenarios.model import Scenario
+from simulator.world.world import World
+
+__all__ = ["EXCEPTION", "Divergence", "Played", "RunOutcome", "first_difference", "play"]
+
+#: the target name of a finding that is an exception escaping the world, not an invariant
+EXCEPTION = "exception"
+
+
+@dataclass(frozen=True, slots=True)
+class Played:
+    """What one play of a world showed: the violated invariants (or the exception)."""
+
+    digest: str
+    events: int
+    #: invariant → how many violations, only those violated, in catalogue order
+    counts: dict[str, int]
+    #: invariant → the first violation's message (personal data masked)
+    first: dict[str, str]
+    #: ``Type at file:line: message`` of an exception that escaped the world
+    error: str | None = None
+    #: where it escaped (``file:line`` of the innermost frame in lendsim), to match it
+    error_site: str | None = None
+    #: the journal, one brief line per entry, when the caller asked to keep it
+    journal: list[str] = field(default_factory=list)
+
+    @property
+    def violated(self) -> tuple[str, ...]:
+        """The targets this play violated: invariant names, and ``exception`` if one escaped."""
+        return (*self.counts, *((EXCEPTION,) if self.error else ()))
+
+
+@dataclass(frozen=True, slots=True)
+class Divergence:
+    """Two plays of one world that wrote different journals: where they first differ."""
+
+    digests: tuple[str, str]
+    seq: int
+    entries: tuple[str | None, str | None]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"digests": list(self.digests), "seq": self.seq, "entries": list(self.entries)}
+
+
+@dataclass(frozen=True, slots=True)
+class RunOutcome:
+    """One run of a campaign: which world, what it violated, how long it took."""
+
+    run: int
+    world_seed: int
+    jurisdiction: str
+    played: Played
+    seconds: float
+    divergence: Divergence | None = None
+    twice: bool = False
+
+
+def _site(error: BaseException) -> str:
+    """``simulator/parties/bank/ledger.py:120`` — the innermost frame inside lendsim."""
+    frames = traceback.extract_tb(error.__traceback__)
+    ours = [frame for frame in frames if "simulator" in Path(frame.filename).parts]
+    frame = (ours or frames)[-1]
+    parts = Path(frame.filename).parts
+    where = "/".join(parts[parts.index("simulator"):]) if "simulator" in parts else \
+        Path(frame.filename).name
+    return f"{where}:{frame.lineno}"
+
+
+def play(scenario: Scenario, defects: tuple[str, ...] = (), *,
+         keep_journal: bool = False) -> Played:
+    """Run ``scenario`` with ``defects`` planted, checking every invariant."""
+    world = World(scenario, defects)
+    try:
+        outcome = world.run()
+    except Exception as error:  # a party's own bug: a finding, not the campaign's end
+        site = _site(error)
+        return Played(digest=world.journal.digest(), events=len(world.journal), counts={},
+                      first={}, error=redact(f"{type(error).__name__} at {site}: {error}"),
+                      error_site=f"{type(error).__name__}@{site}")
+    journal = [entry.brief() for entry in world.journal.entries()] if keep_journal else []
+    world.journal.close()
+    found = {name: violations for name, violations in outcome.violations.items() if violations}
+    return Played(
+        digest=outcome.digest, events=outcome.events,
+        counts={name: len(violations) for name, violations in found.items()},
+        first={name: redact(violations[0].message) for name, violations in found.items()},
+        journal=journal)
+
+
+def first_difference(first: list[str], second: list[str]) -> tuple[int, str | None, str | None]:
+    """The sequence number where two journals first differ, and each one's entry there
+    (None where a journal had already ended)."""
+    for index, (one, two) in enumerate(zip(first, second, strict=False)):
+        if one != two:
+            return index + 1, one, two
+    index = min(len(first), len(second))
+    return (index + 1, first[index] if index < len(first) else None,
+            second[index] if index < len(second) else None)
