@@ -24,6 +24,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Literal
 
 from simulator.core.amortization import schedule
 from simulator.core.calendars import Jurisdiction, add_months, local_midnight
@@ -175,7 +176,7 @@ def generate_world(seed: int, run: int) -> Scenario:
     """The world of run ``run`` of the campaign with seed ``seed`` (same arguments, same
     world)."""
     rng = random.Random(derive_seed(seed, f"explore:world:{run}"))
-    code = rng.choice(("CN", "US"))
+    code: Literal["CN", "US"] = rng.choice(("CN", "US"))
     jurisdiction = jurisdiction_of(code)
     tz = jurisdiction.tz
     anchor, number = _anchor(rng, code)

@@ -184,7 +184,8 @@ def _minutes(duration: timedelta) -> timedelta:
 
 def _fault_variants(step: Step, fault: Fault) -> Iterator[Step]:
     if fault.by is not None and fault.by > _MINUTE:
-        yield dataclasses.replace(step, action=dataclasses.replace(fault, by=_minutes(fault.by / 2)))
+        shorter = _minutes(fault.by / 2)
+        yield dataclasses.replace(step, action=dataclasses.replace(fault, by=shorter))
     if fault.kind == "error":
         if fault.rate is not None and fault.rate != 1:
             yield dataclasses.replace(step, action=dataclasses.replace(fault, rate=Decimal(1)))
@@ -209,6 +210,14 @@ def _on_the_hour(instant: datetime) -> datetime | None:
     return local if local != instant else None
 
 
+def _amount(repay: Repay, amount: int) -> Repay:
+    return dataclasses.replace(repay, amount=amount)
+
+
+def _short_by(repay: Repay, short_by: int) -> Repay:
+    return dataclasses.replace(repay, short_by=short_by)
+
+
 def _step_variants(step: Step) -> Iterator[Step]:
     action = step.action
     if isinstance(action, Fault):
@@ -218,13 +227,11 @@ def _step_variants(step: Step) -> Iterator[Step]:
         if action.amount is not None or action.short_by is not None:
             yield dataclasses.replace(step, action=dataclasses.replace(
                 action, amount=None, short_by=None))
-        for name in ("amount", "short_by"):
-            value = getattr(action, name)
+        for value, simplify in ((action.amount, _amount), (action.short_by, _short_by)):
             if value is not None:
                 for simpler in (100 * round(value / 100), 100 * (value // 100), 1):
                     if 0 < simpler != value:
-                        yield dataclasses.replace(step, action=dataclasses.replace(
-                            action, **{name: simpler}))
+                        yield dataclasses.replace(step, action=simplify(action, simpler))
         if action.via != "platform":
             yield dataclasses.replace(step, action=dataclasses.replace(action, via="platform"))
     hour = _on_the_hour(step.at)
@@ -236,6 +243,12 @@ def _replace_step(scenario: Scenario, index: int, step: Step) -> Scenario:
     steps = list(scenario.steps)
     steps[index] = step
     return dataclasses.replace(scenario, steps=tuple(steps))
+
+
+def _with_borrower(scenario: Scenario, index: int, borrower: Borrower) -> Scenario:
+    borrowers = list(scenario.borrowers)
+    borrowers[index] = borrower
+    return dataclasses.replace(scenario, borrowers=tuple(borrowers))
 
 
 def _in_order(scenario: Scenario) -> Scenario:
@@ -342,18 +355,13 @@ class _Passes(_Shrinker):
     def parts(self, scenario: Scenario) -> Scenario:
         scenario = self.keep(scenario, _fewer_months(scenario))
         scenario = self.keep(scenario, _defaults(scenario))
-        for index in range(len(scenario.steps)):
-            if index < len(scenario.steps):
-                step = scenario.steps[index]
-                scenario = self.keep(scenario, (
-                    _replace_step(scenario, index, variant) for variant in _step_variants(step)))
+        for index, step in enumerate(scenario.steps):
+            scenario = self.keep(scenario, iter([_replace_step(scenario, index, variant)
+                                                 for variant in _step_variants(step)]))
         scenario = _in_order(scenario)
         for index, borrower in enumerate(scenario.borrowers):
-            def with_borrower(variant: Borrower, at: int = index) -> Scenario:
-                borrowers = list(scenario.borrowers)
-                borrowers[at] = variant
-                return dataclasses.replace(scenario, borrowers=tuple(borrowers))
-            scenario = self.keep(scenario, (with_borrower(v) for v in _loan_variants(borrower)))
+            scenario = self.keep(scenario, iter([_with_borrower(scenario, index, variant)
+                                                 for variant in _loan_variants(borrower)]))
         return scenario
 
     def run(self, scenario: Scenario) -> Scenario:

@@ -83,7 +83,7 @@ def _world(scenario: Scenario) -> list[str]:
         bank["batch_at"] = f'"{policy.batch_at:%H:%M}"'
     if policy.recon_max_wait != default_policy.recon_max_wait:
         bank["recon_max_wait"] = format_duration(policy.recon_max_wait)
-    platform = {name: format_duration(getattr(scenario.platform, name))
+    platform: dict[str, object] = {name: format_duration(getattr(scenario.platform, name))
                 for name in ("forward_after", "retry_first", "retry_max")
                 if getattr(scenario.platform, name) != getattr(PlatformPolicy(), name)}
     lines = []

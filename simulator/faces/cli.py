@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from simulator.core.durations import parse_duration
 from simulator.core.errors import LendsimError
 from simulator.core.locator import data_path
 from simulator.core.privacy import redact
@@ -149,6 +150,73 @@ def defects(
     result = defect_matrix(files, chosen, jobs=jobs or None)
     print_matrix(result, _console)
     raise typer.Exit(0 if result.complete else 1)
+
+
+@app.command()
+def explore(
+    runs: Annotated[int | None, typer.Option(
+        "--runs", min=1, help="Run this many random worlds (default 1000).",
+        show_default=False)] = None,
+    duration: Annotated[str | None, typer.Option(
+        "--time", help="Instead of --runs: run worlds for this long (30m, 2h).",
+        show_default=False)] = None,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the campaign.")] = 0,
+    jobs: Annotated[int, typer.Option(
+        "--jobs", "-j", min=0, help="Worker processes (0: one per core; 1: this process).")
+    ] = 0,
+    dask: Annotated[str | None, typer.Option(
+        "--dask", help="Run on the Dask cluster whose scheduler is at this address "
+                       "(needs pip install 'lendsim[explore]').", show_default=False)] = None,
+    defect: Annotated[list[str] | None, typer.Option(
+        "--defect", help="Plant this defect in every world (repeatable).",
+        show_default=False)] = None,
+    out: Annotated[Path, typer.Option(
+        "--out", help="Write each shrunk scenario into this folder.")] = Path("explore-out"),
+    json_file: Annotated[Path | None, typer.Option(
+        "--json", help="Write the campaign and every finding as JSON here.",
+        show_default=False)] = None,
+    shrink_runs: Annotated[int, typer.Option(
+        "--shrink-runs", min=1, help="At most this many runs to shrink each finding.")] = 400,
+) -> None:
+    """Run random worlds with swarm faults; shrink each violation to a minimal scenario.
+
+    Exit 0 when every invariant held in every run, 1 on a finding, 2 for bad input."""
+    from simulator.explore.campaign import explore as run_campaign
+    from simulator.explore.executors import backend_for
+    from simulator.faces.explore_report import (
+        ProgressPrinter,
+        print_campaign,
+        write_campaign_json,
+    )
+
+    try:
+        if runs is not None and duration is not None:
+            raise LendsimError("give --runs or --time, not both")
+        limit = parse_duration(duration, what="--time") if duration is not None else None
+        if json_file is not None:
+            check_report_path("--json", json_file)
+        if out.exists() and not out.is_dir():
+            raise LendsimError(f"--out {out}: not a folder")
+        chosen = validate_defects(defect or ())
+        backend = backend_for(jobs, dask)
+    except ValueError as error:
+        raise _fail_input(LendsimError(str(error))) from None
+    except LendsimError as error:
+        raise _fail_input(error) from None
+    try:
+        campaign = run_campaign(
+            backend, seed=seed, runs=(runs or 1000) if limit is None else None, limit=limit,
+            defects=chosen, out=out, shrink_budget=shrink_runs,
+            report=ProgressPrinter(_errors))
+    finally:
+        backend.close()
+    print_campaign(campaign, _console)
+    if json_file is not None:
+        try:
+            write_campaign_json(json_file, campaign)
+        except LendsimError as error:
+            raise _fail_input(error) from None
+    raise typer.Exit(0 if campaign.clean else 1)
 
 
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")
