@@ -272,6 +272,8 @@ def _loan_variants(borrower: Borrower) -> Iterator[Borrower]:
         yield dataclasses.replace(borrower, loan=dataclasses.replace(
             loan, method="equal_installment"))
     pays = borrower.pays
+    if pays.kind != "manual":
+        yield dataclasses.replace(borrower, pays=Pays())
     if pays.days > 1:
         yield dataclasses.replace(borrower, pays=Pays(pays.kind, max(1, pays.days // 2)))
         yield dataclasses.replace(borrower, pays=Pays(pays.kind, pays.days - 1))
