@@ -25,6 +25,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from simulator.core.privacy import redact
 from simulator.core.rng import derive_seed
 from simulator.explore.executors import Backend, Handle
 from simulator.explore.generate import generate_world
@@ -66,7 +67,8 @@ def run_chunk(seed: int, first: int, stop: int, defects: tuple[str, ...]) -> lis
         if second.digest != digest:
             seq, one, two = first_difference(journal, second.journal)
             outcome = dataclasses.replace(outcome, divergence=Divergence(
-                (digest, second.digest), seq, (one, two)))
+                (digest, second.digest), seq,
+                (redact(one) if one else None, redact(two) if two else None)))
         # the journals were kept only to compare them
         outcomes[index] = dataclasses.replace(
             outcome, played=dataclasses.replace(outcome.played, journal=[]))
@@ -247,8 +249,8 @@ def explore(backend: Backend, *, seed: int, runs: int | None = None,
             out: Path | None = None, shrink_budget: int = 400,
             report: Callable[[Progress], None] | None = None) -> Campaign:
     """Run a campaign of ``runs`` worlds (or as many as fit in ``limit``) on ``backend``,
-    shrink the first finding of each invariant, and write the shrunk scenarios into
-    ``out`` (none written without it)."""
+    shrink the first finding of each invariant in at most ``shrink_budget`` runs each (0:
+    none is shrunk), and write the shrunk scenarios into ``out`` (none written without it)."""
     outcomes, seconds = _gather(backend, seed, defects, runs, limit, report)
     campaign = Campaign(seed=seed, runs=len(outcomes), seconds=seconds, backend=backend.name,
                         workers=backend.workers, defects=defects,
@@ -270,7 +272,8 @@ def explore(backend: Backend, *, seed: int, runs: int | None = None,
             site = finding.error_site if target == EXCEPTION else None
             firsts.setdefault((target, site), finding)
     order = {name: index for index, name in enumerate((*INVARIANTS, EXCEPTION))}
-    wanted = sorted(firsts.items(), key=lambda item: (order[item[0][0]], item[1].run))
+    wanted = sorted(firsts.items(), key=lambda item: (order[item[0][0]], item[1].run)) \
+        if shrink_budget > 0 else []
     handles = [backend.submit(shrink_run, seed, finding.run, target, defects, shrink_budget,
                               site) for (target, site), finding in wanted]
     for ((target, _site), finding), handle in zip(wanted, handles, strict=True):

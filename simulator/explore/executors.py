@@ -62,10 +62,9 @@ class InlineBackend:
 class PoolBackend:
     """A local process pool of ``workers`` processes."""
 
-    name = "local processes"
-
     def __init__(self, workers: int) -> None:
         self.workers = workers
+        self.name = f"{workers} local processes"
         self._pool = ProcessPoolExecutor(max_workers=workers)
 
     def submit(self, function: Callable[..., Any], *args: Any) -> Handle:
@@ -105,7 +104,7 @@ class DaskBackend:
     def completed(self, handles: Iterable[Handle]) -> Iterator[Handle]:
         from distributed import as_completed as dask_completed
 
-        return iter(dask_completed(list(handles)))
+        return iter(dask_completed(list(handles), loop=self._client.loop))
 
     def close(self) -> None:
         self._client.close()

@@ -176,7 +176,8 @@ def explore(
         "--json", help="Write the campaign and every finding as JSON here.",
         show_default=False)] = None,
     shrink_runs: Annotated[int, typer.Option(
-        "--shrink-runs", min=1, help="At most this many runs to shrink each finding.")] = 400,
+        "--shrink-runs", min=0, help="At most this many runs to shrink each finding (0: do "
+                                     "not shrink).")] = 400,
 ) -> None:
     """Run random worlds with swarm faults; shrink each violation to a minimal scenario.
 
