@@ -22,10 +22,11 @@ LAYERS: dict[str, frozenset[str]] = {
     "checks": frozenset({"core", "scenarios", "engine"}),
     "world": frozenset({"core", "scenarios", "wire", "engine", "parties", "checks"}),
     "serve": frozenset({"core", "scenarios", "wire", "engine", "parties", "checks", "world"}),
+    "explore": frozenset({"core", "scenarios", "wire", "engine", "parties", "checks", "world"}),
     "faces": frozenset({"core", "scenarios", "wire", "engine", "parties", "checks", "world",
-                        "serve"}),
+                        "serve", "explore"}),
     "root": frozenset({"core", "scenarios", "wire", "engine", "parties", "checks", "world",
-                       "serve", "faces"}),
+                       "serve", "explore", "faces"}),
 }
 
 

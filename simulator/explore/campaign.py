@@ -159,7 +159,9 @@ class Campaign:
     shrunk: list[ShrunkFinding] = field(default_factory=list)
     twice: int = 0
     nondeterministic: list[Finding] = field(default_factory=list)
+    #: time spent inside the runs (all workers together), and the journal entries they wrote
     run_seconds: float = 0.0
+    events: int = 0
 
     @property
     def runs_per_second(self) -> float:
@@ -255,7 +257,8 @@ def explore(backend: Backend, *, seed: int, runs: int | None = None,
     campaign = Campaign(seed=seed, runs=len(outcomes), seconds=seconds, backend=backend.name,
                         workers=backend.workers, defects=defects,
                         twice=sum(1 for o in outcomes if o.twice),
-                        run_seconds=sum(o.seconds for o in outcomes))
+                        run_seconds=sum(o.seconds for o in outcomes),
+                        events=sum(o.played.events for o in outcomes))
     for outcome in outcomes:
         played = outcome.played
         finding = Finding(outcome.run, outcome.world_seed, outcome.jurisdiction,
