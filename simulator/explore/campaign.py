@@ -25,11 +25,18 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from simulator.core.privacy import redact
 from simulator.core.rng import derive_seed
+from simulator.engine.journal import Journal
 from simulator.explore.executors import Backend, Handle
 from simulator.explore.generate import generate_world
-from simulator.explore.runs import EXCEPTION, Divergence, RunOutcome, first_difference, play
+from simulator.explore.runs import (
+    EXCEPTION,
+    Divergence,
+    RunOutcome,
+    briefs,
+    first_difference,
+    play_keeping_journal,
+)
 from simulator.explore.shrink import Shrunk, shrink
 from simulator.explore.writer import scenario_yaml
 from simulator.scenarios.model import INVARIANTS
@@ -51,27 +58,27 @@ def run_chunk(seed: int, first: int, stop: int, defects: tuple[str, ...]) -> lis
     """Runs ``first`` … ``stop - 1`` of the campaign ``seed``; those chosen for the
     determinism check are played again after the others, in the same process."""
     outcomes: list[RunOutcome] = []
-    again: list[tuple[int, list[str], str]] = []
+    kept: list[tuple[int, Journal]] = []
     for run in range(first, stop):
         scenario = generate_world(seed, run)
         twice = _twice(seed, run)
         began = time.perf_counter()
-        played = play(scenario, defects, keep_journal=twice)
+        played, journal = play_keeping_journal(scenario, defects)
         outcomes.append(RunOutcome(run, scenario.seed, scenario.jurisdiction, played,
                                    time.perf_counter() - began, twice=twice))
         if twice and played.error is None:
-            again.append((len(outcomes) - 1, played.journal, played.digest))
-    for index, journal, digest in again:
+            kept.append((len(outcomes) - 1, journal))
+        else:
+            journal.close()
+    for index, journal in kept:
         outcome = outcomes[index]
-        second = play(generate_world(seed, outcome.run), defects, keep_journal=True)
-        if second.digest != digest:
-            seq, one, two = first_difference(journal, second.journal)
-            outcome = dataclasses.replace(outcome, divergence=Divergence(
-                (digest, second.digest), seq,
-                (redact(one) if one else None, redact(two) if two else None)))
-        # the journals were kept only to compare them
-        outcomes[index] = dataclasses.replace(
-            outcome, played=dataclasses.replace(outcome.played, journal=[]))
+        second, again = play_keeping_journal(generate_world(seed, outcome.run), defects)
+        if second.digest != outcome.played.digest:
+            seq, one, two = first_difference(briefs(journal), briefs(again))
+            outcomes[index] = dataclasses.replace(outcome, divergence=Divergence(
+                (outcome.played.digest, second.digest), seq, (one, two)))
+        journal.close()
+        again.close()
     return outcomes
 
 

@@ -4,21 +4,24 @@ An explored world has no expectations, so every violated invariant is a finding,
 so is an exception escaping the world (a party that crashed for real). A run chosen
 for the determinism self-check is played a second time, in the same process after
 other worlds ran there, and two different journal digests are a finding too, shown
-by the first entry where the journals part.
+by the first entry where the journals part (read back only then: the first play's
+journal is kept open until the second is done).
 """
 
 from __future__ import annotations
 
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from simulator.core.privacy import redact
+from simulator.engine.journal import Journal
 from simulator.scenarios.model import Scenario
 from simulator.world.world import World
 
-__all__ = ["EXCEPTION", "Divergence", "Played", "RunOutcome", "first_difference", "play"]
+__all__ = ["EXCEPTION", "Divergence", "Played", "RunOutcome", "briefs", "first_difference",
+           "play", "play_keeping_journal"]
 
 #: the target name of a finding that is an exception escaping the world, not an invariant
 EXCEPTION = "exception"
@@ -38,8 +41,6 @@ class Played:
     error: str | None = None
     #: where it escaped (``file:line`` of the innermost frame in lendsim), to match it
     error_site: str | None = None
-    #: the journal, one brief line per entry, when the caller asked to keep it
-    journal: list[str] = field(default_factory=list)
 
     @property
     def violated(self) -> tuple[str, ...]:
@@ -83,9 +84,17 @@ def _site(error: BaseException) -> str:
     return f"{where}:{frame.lineno}"
 
 
-def play(scenario: Scenario, defects: tuple[str, ...] = (), *,
-         keep_journal: bool = False) -> Played:
+def play(scenario: Scenario, defects: tuple[str, ...] = ()) -> Played:
     """Run ``scenario`` with ``defects`` planted, checking every invariant."""
+    played, journal = play_keeping_journal(scenario, defects)
+    journal.close()
+    return played
+
+
+def play_keeping_journal(scenario: Scenario,
+                         defects: tuple[str, ...] = ()) -> tuple[Played, Journal]:
+    """:func:`play`, handing back the world's journal still open (the caller closes it), to
+    compare it with another play's."""
     world = World(scenario, defects)
     try:
         outcome = world.run()
@@ -93,15 +102,18 @@ def play(scenario: Scenario, defects: tuple[str, ...] = (), *,
         site = _site(error)
         return Played(digest=world.journal.digest(), events=len(world.journal), counts={},
                       first={}, error=redact(f"{type(error).__name__} at {site}: {error}"),
-                      error_site=f"{type(error).__name__}@{site}")
-    journal = [entry.brief() for entry in world.journal.entries()] if keep_journal else []
-    world.journal.close()
+                      error_site=f"{type(error).__name__}@{site}"), world.journal
     found = {name: violations for name, violations in outcome.violations.items() if violations}
     return Played(
         digest=outcome.digest, events=outcome.events,
         counts={name: len(violations) for name, violations in found.items()},
         first={name: redact(violations[0].message) for name, violations in found.items()},
-        journal=journal)
+    ), world.journal
+
+
+def briefs(journal: Journal) -> list[str]:
+    """Every entry of ``journal``, one brief line each (masked)."""
+    return [redact(entry.brief()) for entry in journal.entries()]
 
 
 def first_difference(first: list[str], second: list[str]) -> tuple[int, str | None, str | None]:

@@ -193,6 +193,9 @@ def explore(
     try:
         if runs is not None and duration is not None:
             raise LendsimError("give --runs or --time, not both")
+        if dask is not None and jobs:
+            raise LendsimError("-j/--jobs is for a local pool; with --dask the cluster's "
+                               "workers run the worlds")
         limit = parse_duration(duration, what="--time") if duration is not None else None
         if json_file is not None:
             check_report_path("--json", json_file)

@@ -58,6 +58,8 @@ def test_a_planted_defect_is_found_shrunk_and_reproduced_by_lendsim_run(tmp_path
     pytest.param(["--time", "soon"], "'--time' must be a duration like 30m", id="bad-time"),
     pytest.param(["--defect", "bank.nonsense"], "unknown defect 'bank.nonsense'", id="defect"),
     pytest.param(["--json", "."], "--json .: is a folder", id="json-folder"),
+    pytest.param(["--dask", "tcp://127.0.0.1:9", "-j", "2"], "with --dask the cluster's",
+                 id="dask-and-jobs"),
 ])
 def test_bad_input_exits_2_naming_the_option(args: list[str], needle: str) -> None:
     """A mistake in the options is one error line naming it, exit 2, nothing run."""
