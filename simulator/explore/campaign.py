@@ -25,6 +25,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from simulator.core.errors import LendsimError
 from simulator.core.rng import derive_seed
 from simulator.engine.journal import Journal
 from simulator.explore.executors import Backend, Handle
@@ -290,15 +291,21 @@ def explore(backend: Backend, *, seed: int, runs: int | None = None,
         shrunk: Shrunk | None = handle.result()
         file = None
         if shrunk is not None and out is not None:
-            out.mkdir(parents=True, exist_ok=True)
-            file = out / f"{shrunk.scenario.id}.yaml"
-            file.write_text(shrunk.text, encoding="utf-8")
+            file = _write(out / f"{shrunk.scenario.id}.yaml", shrunk.text)
         campaign.shrunk.append(ShrunkFinding(target, finding.run, file, shrunk))
     for finding in campaign.nondeterministic:
         if out is not None:
-            out.mkdir(parents=True, exist_ok=True)
-            world = generate_world(seed, finding.run)
-            (out / f"{_identity(seed, finding.run, 'nondeterministic')}.yaml").write_text(
-                scenario_yaml(world), encoding="utf-8")
+            _write(out / f"{_identity(seed, finding.run, 'nondeterministic')}.yaml",
+                   scenario_yaml(generate_world(seed, finding.run)))
     return campaign
+
+
+def _write(path: Path, text: str) -> Path:
+    """Write a scenario file (making its folder); an error names it (:class:`LendsimError`)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise LendsimError(f"--out: cannot write {path}: {error.strerror or error}") from None
+    return path
 

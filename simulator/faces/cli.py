@@ -212,6 +212,8 @@ def explore(
             backend, seed=seed, runs=(runs or 1000) if limit is None else None, limit=limit,
             defects=chosen, out=out, shrink_budget=shrink_runs,
             report=ProgressPrinter(_errors))
+    except LendsimError as error:
+        raise _fail_input(error) from None
     finally:
         backend.close()
     print_campaign(campaign, _console)
