@@ -22,10 +22,10 @@ def test_a_local_cluster_finds_what_one_process_finds() -> None:
         try:
             assert backend.workers == 2
             assert "Dask" in backend.name
-            on_dask = explore(backend, seed=3, runs=CHUNK, defects=CUTOFF, shrink_budget=15)
+            on_dask = explore(backend, seed=3, runs=CHUNK, defects=CUTOFF, shrink_budget=3)
         finally:
             backend.close()
-    here = explore(InlineBackend(), seed=3, runs=CHUNK, defects=CUTOFF, shrink_budget=15)
+    here = explore(InlineBackend(), seed=3, runs=CHUNK, defects=CUTOFF, shrink_budget=3)
     assert on_dask.findings and [f.as_dict() for f in on_dask.findings] == \
         [f.as_dict() for f in here.findings]
     assert [s.shrunk.text if s.shrunk else None for s in on_dask.shrunk] == \
