@@ -9,12 +9,21 @@ lost or posted twice, and every true delinquency is still reported::
     scenario = load_scenario(Path("scenarios/incident/docking-failure-correct-bank.yaml"))
     result = run_scenario(scenario)
     assert result.passed, result.reasons()
+
+and put your own bank or platform in a world (README, "Test your own bank or platform")::
+
+    from simulator import system_world
+
+    with system_world("scenarios/my-world.yaml", platform=create_app) as world:
+        world.repay("alice", 1, at="2026-02-01T21:00")
+        assert world.finish().passed
 """
 
 from simulator.core.errors import LendsimError, ScenarioError, UnknownDefectError
 from simulator.scenarios.defects import DEFECTS
 from simulator.scenarios.loader import discover, load_scenario, load_scenario_text
 from simulator.scenarios.model import INVARIANTS, Scenario
+from simulator.sut.api import system_world
 from simulator.world.runner import ScenarioResult, run_scenario
 from simulator.world.world import World
 
@@ -31,4 +40,5 @@ __all__ = [
     "load_scenario",
     "load_scenario_text",
     "run_scenario",
+    "system_world",
 ]

@@ -22,11 +22,14 @@ LAYERS: dict[str, frozenset[str]] = {
     "checks": frozenset({"core", "scenarios", "engine"}),
     "world": frozenset({"core", "scenarios", "wire", "engine", "parties", "checks"}),
     "serve": frozenset({"core", "scenarios", "wire", "engine", "parties", "checks", "world"}),
-    "explore": frozenset({"core", "scenarios", "wire", "engine", "parties", "checks", "world"}),
+    "sut": frozenset({"core", "scenarios", "wire", "engine", "parties", "checks", "world",
+                      "serve"}),
+    "explore": frozenset({"core", "scenarios", "wire", "engine", "parties", "checks", "world",
+                          "sut"}),
     "faces": frozenset({"core", "scenarios", "wire", "engine", "parties", "checks", "world",
-                        "serve", "explore"}),
+                        "serve", "sut", "explore"}),
     "root": frozenset({"core", "scenarios", "wire", "engine", "parties", "checks", "world",
-                       "serve", "explore", "faces"}),
+                       "serve", "sut", "explore", "faces"}),
 }
 
 

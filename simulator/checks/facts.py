@@ -75,6 +75,9 @@ class Posting(NamedTuple):
     applied: int
     refunded: int
     loan_id: str
+    #: when the bank says it received the repayment (its own claim: used only for a posting
+    #: the world never saw it answer for)
+    received: datetime | None = None
 
 
 class PostingSeen(NamedTuple):
@@ -146,6 +149,11 @@ class Limits:
     recon_wait: timedelta
     #: longest an accepted repayment may take to reach the bank on healthy links
     in_transit: timedelta
+    #: longest after its threshold a true delinquency may take to reach the bureau, beyond
+    #: the recon wait and the batch (None: the jurisdiction's reporting cycle)
+    reporting: timedelta | None = None
+    #: longest a false record may stand once known (None: the jurisdiction's limit)
+    correction: timedelta | None = None
 
 
 class Named(Generic[Row]):

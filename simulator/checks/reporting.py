@@ -23,9 +23,9 @@ __all__ = ["bureau_matches_truth", "false_reports_corrected", "reporting_deadlin
 def reporting_deadline(facts: Facts, inst: TrueInstallment) -> datetime:
     """The latest a true delinquency may reach the bureau: its threshold, one reporting
     cycle, the longest wait for a reconciliation file, and a day for the batch."""
-    jurisdiction = facts.oracle.jurisdiction
-    return (facts.oracle.threshold_instant(inst) + jurisdiction.reporting_cycle
-            + facts.limits.recon_wait + timedelta(days=1))
+    cycle = facts.limits.reporting or facts.oracle.jurisdiction.reporting_cycle
+    return (facts.oracle.threshold_instant(inst) + cycle + facts.limits.recon_wait
+            + timedelta(days=1))
 
 
 def _subject_matches(facts: Facts, write: CreditWrite, borrower: str) -> bool:
@@ -95,7 +95,7 @@ def false_reports_corrected(facts: Facts) -> list[Violation]:
     neither, the bank never had a way to know, and only
     ``bureau_matches_truth`` judges the record.
     """
-    limit = facts.oracle.jurisdiction.correction_limit
+    limit = facts.limits.correction or facts.oracle.jurisdiction.correction_limit
     history: dict[tuple[str, int], list[CreditWrite]] = defaultdict(list)
     for write in facts.credit_writes:
         history[(write.account, write.installment)].append(write)

@@ -1,7 +1,11 @@
 """One explored run: build the world, run it, and say what — if anything — went wrong.
 
 An explored world has no expectations, so every violated invariant is a finding, and
-so is an exception escaping the world (a party that crashed for real). A run chosen
+so is an exception escaping the world (a party that crashed for real). With a system
+under test in a role (``--sut``) the world is fitted to it as ``lendsim run --sut``
+does (:func:`~simulator.sut.applicability.fit`): one it does not apply to is skipped
+with the reason, and a system that could not go on (it stopped answering, died, broke
+its contract) is a finding of its own, ``system_failed``. A run chosen
 for the determinism self-check is played a second time, in the same process after
 other worlds ran there, and two different journal digests are a finding too, shown
 by the first entry where the journals part (read back only then: the first play's
@@ -15,16 +19,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from simulator.core.calendars import jurisdiction as jurisdiction_of
 from simulator.core.privacy import redact
 from simulator.engine.journal import Journal
 from simulator.scenarios.model import Scenario
+from simulator.sut.applicability import fit
+from simulator.sut.runs import SystemRun, launcher_for
+from simulator.world.roles import SystemFailure
 from simulator.world.world import World
 
-__all__ = ["EXCEPTION", "Divergence", "Played", "RunOutcome", "briefs", "first_difference",
-           "play", "play_keeping_journal"]
+__all__ = ["EXCEPTION", "SYSTEM_FAILED", "Divergence", "Played", "RunOutcome", "briefs",
+           "first_difference", "play", "play_keeping_journal"]
 
 #: the target name of a finding that is an exception escaping the world, not an invariant
 EXCEPTION = "exception"
+#: the target name of a finding where the system under test could not go on
+SYSTEM_FAILED = "system_failed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,11 +51,17 @@ class Played:
     error: str | None = None
     #: where it escaped (``file:line`` of the innermost frame in lendsim), to match it
     error_site: str | None = None
+    #: why the system under test could not go on (masked), with its last stderr lines
+    failure: str | None = None
+    #: why the world does not apply to the system under test (it did not run)
+    skipped: str | None = None
 
     @property
     def violated(self) -> tuple[str, ...]:
-        """The targets this play violated: invariant names, and ``exception`` if one escaped."""
-        return (*self.counts, *((EXCEPTION,) if self.error else ()))
+        """The targets this play violated: invariant names, ``exception`` if one escaped,
+        ``system_failed`` if the system under test could not go on."""
+        return (*self.counts, *((EXCEPTION,) if self.error else ()),
+                *((SYSTEM_FAILED,) if self.failure else ()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,18 +100,44 @@ def _site(error: BaseException) -> str:
     return f"{where}:{frame.lineno}"
 
 
-def play(scenario: Scenario, defects: tuple[str, ...] = ()) -> Played:
-    """Run ``scenario`` with ``defects`` planted, checking every invariant."""
-    played, journal = play_keeping_journal(scenario, defects)
-    journal.close()
+def play(scenario: Scenario, defects: tuple[str, ...] = (),
+         system: SystemRun | None = None) -> Played:
+    """Run ``scenario`` with ``defects`` planted (and ``system`` in its role), checking every
+    invariant."""
+    played, journal = play_keeping_journal(scenario, defects, system)
+    if journal is not None:
+        journal.close()
     return played
 
 
-def play_keeping_journal(scenario: Scenario,
-                         defects: tuple[str, ...] = ()) -> tuple[Played, Journal]:
+def _failed(failure: SystemFailure) -> str:
+    return redact("\n".join((failure.message, *failure.details)))
+
+
+def _world(scenario: Scenario, defects: tuple[str, ...],
+           system: SystemRun | None) -> World | Played:
+    """The world of ``scenario``; with a system under test, fitted to it — or, when it does
+    not apply or the system cannot be brought in, what that play showed."""
+    if system is None:
+        return World(scenario, defects)
+    fitted = fit(scenario, system.profile, defects)
+    if fitted.skip is not None:
+        return Played(digest="", events=0, counts={}, first={}, skipped=fitted.skip)
+    try:
+        return World(fitted.scenario, defects,
+                     systems={system.spec.role: launcher_for(system).factory},
+                     limits=system.profile.limits(jurisdiction_of(scenario.jurisdiction)))
+    except SystemFailure as failure:
+        return Played(digest="", events=0, counts={}, first={}, failure=_failed(failure))
+
+
+def play_keeping_journal(scenario: Scenario, defects: tuple[str, ...] = (),
+                         system: SystemRun | None = None) -> tuple[Played, Journal | None]:
     """:func:`play`, handing back the world's journal still open (the caller closes it), to
-    compare it with another play's."""
-    world = World(scenario, defects)
+    compare it with another play's; None when the world never ran."""
+    world = _world(scenario, defects, system)
+    if isinstance(world, Played):
+        return world, None
     try:
         outcome = world.run()
     except Exception as error:  # a party's own bug: a finding, not the campaign's end
@@ -103,6 +145,13 @@ def play_keeping_journal(scenario: Scenario,
         return Played(digest=world.journal.digest(), events=len(world.journal), counts={},
                       first={}, error=redact(f"{type(error).__name__} at {site}: {error}"),
                       error_site=f"{type(error).__name__}@{site}"), world.journal
+    if outcome.skipped is not None:
+        return Played(digest=outcome.digest, events=outcome.events, counts={}, first={},
+                      skipped=outcome.skipped), world.journal
+    if outcome.error is not None:  # explored worlds check no contracts: the system stopped
+        failure = "\n".join((outcome.error, *outcome.details))
+        return Played(digest=outcome.digest, events=outcome.events, counts={}, first={},
+                      failure=redact(failure)), world.journal
     found = {name: violations for name, violations in outcome.violations.items() if violations}
     return Played(
         digest=outcome.digest, events=outcome.events,

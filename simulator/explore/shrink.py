@@ -31,7 +31,7 @@ from decimal import Decimal
 from typing import TypeVar
 
 from simulator.core.errors import ScenarioError
-from simulator.explore.runs import EXCEPTION, Played, play
+from simulator.explore.runs import EXCEPTION, SYSTEM_FAILED, Played, play
 from simulator.explore.writer import scenario_yaml
 from simulator.scenarios.loader import load_scenario_text
 from simulator.scenarios.model import (
@@ -47,6 +47,7 @@ from simulator.scenarios.model import (
     Scenario,
     Step,
 )
+from simulator.sut.runs import SystemRun
 
 __all__ = ["Shrunk", "ddmin", "shrink"]
 
@@ -116,8 +117,9 @@ class _Budget(Exception):
 
 class _Shrinker:
     def __init__(self, target: str, defects: tuple[str, ...], budget: int,
-                 error_site: str | None) -> None:
+                 error_site: str | None, system: SystemRun | None) -> None:
         self.target = target
+        self.system = system
         self.defects = defects
         self.budget = budget
         self.error_site = error_site
@@ -128,6 +130,8 @@ class _Shrinker:
     def holds(self, played: Played) -> bool:
         if self.target == EXCEPTION:
             return played.error_site == self.error_site
+        if self.target == SYSTEM_FAILED:
+            return played.failure is not None
         return self.target in played.counts
 
     def fails(self, candidate: Scenario) -> bool:
@@ -144,7 +148,7 @@ class _Shrinker:
         except ScenarioError:
             self.cache[text] = False
             return False
-        played = play(loaded, self.defects)
+        played = play(loaded, self.defects, self.system)
         found = self.cache[text] = self.holds(played)
         if found and (self.best is None or len(text) <= len(self.best[1])):
             self.best = (candidate, text, played)
@@ -378,14 +382,15 @@ class _Passes(_Shrinker):
 
 def shrink(scenario: Scenario, target: str, defects: tuple[str, ...] = (), *,
            budget: int = 400, error_site: str | None = None, identity: str | None = None,
-           summary: str | None = None) -> Shrunk | None:
-    """Shrink ``scenario`` (which violates ``target`` — an invariant, or ``exception`` at
-    ``error_site``) with ``defects`` planted, in at most ``budget`` runs; the result is
-    renamed ``identity`` with ``summary``. None if the scenario does not violate it."""
+           summary: str | None = None, system: SystemRun | None = None) -> Shrunk | None:
+    """Shrink ``scenario`` (which violates ``target`` — an invariant, ``exception`` at
+    ``error_site``, or ``system_failed``) with ``defects`` planted (and ``system`` in its
+    role), in at most ``budget`` runs; the result is renamed ``identity`` with
+    ``summary``. None if the scenario does not violate it."""
     began = time.perf_counter()
     renamed = dataclasses.replace(scenario, id=identity or scenario.id,
                                   summary=summary or scenario.summary, file=None)
-    shrinker = _Passes(target, defects, budget, error_site)
+    shrinker = _Passes(target, defects, budget, error_site, system)
     original = scenario_yaml(renamed)
     if not shrinker.fails(renamed):
         return None

@@ -4,7 +4,10 @@
 failed and the journal entries that prove it, so CI gets JUnit XML through
 ``--junitxml`` for free. ``--lendsim-defect NAME`` plants a defect in every
 scenario, like ``lendsim run --defect``; ``--lendsim-strict-contracts`` checks
-every payload against its contract, like ``lendsim run --strict-contracts``.
+every payload against its contract, like ``lendsim run --strict-contracts``;
+``--lendsim-sut ROLE=TARGET`` (with ``--lendsim-profile FILE``) puts your own bank or
+platform in every scenario, like ``lendsim run --sut``: a scenario that does not
+apply to it is reported as skipped, with the reason.
 """
 
 from __future__ import annotations
@@ -18,9 +21,12 @@ import pytest
 
 from simulator.core.errors import LendsimError
 from simulator.core.privacy import redact
+from simulator.faces.cli_systems import system_run
 from simulator.faces.reports import failure_text
 from simulator.scenarios.defects import validate_defects
 from simulator.scenarios.loader import load_scenario
+from simulator.sut.runs import run_with_system
+from simulator.sut.targets import DEFAULT_TIMEOUT
 from simulator.world.runner import run_scenario
 
 __all__ = ["ScenarioFile", "ScenarioItem"]
@@ -34,6 +40,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="plant this defect in every scenario run (repeatable)")
     group.addoption("--lendsim-strict-contracts", action="store_true", default=False,
                     help="check every payload between parties against contracts/")
+    group.addoption("--lendsim-sut", default=None, metavar="ROLE=TARGET",
+                    help="put your own bank or platform in every scenario run")
+    group.addoption("--lendsim-profile", default=None, metavar="FILE",
+                    help="what the system under test promises (YAML)")
 
 
 def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> pytest.Collector | None:
@@ -68,11 +78,20 @@ class ScenarioItem(pytest.Item):
             defects = validate_defects(self.config.getoption("--lendsim-defect"),
                                        where="--lendsim-defect")
             scenario = load_scenario(self.path)
-            result = run_scenario(scenario, defects, strict_contracts=self.config.getoption(
-                "--lendsim-strict-contracts"))
+            strict = self.config.getoption("--lendsim-strict-contracts")
+            sut = self.config.getoption("--lendsim-sut")
+            if sut is not None:
+                profile = self.config.getoption("--lendsim-profile")
+                system = system_run(sut, Path(profile) if profile else None, DEFAULT_TIMEOUT,
+                                    defects)
+                result = run_with_system(scenario, system, defects, strict_contracts=strict)
+            else:
+                result = run_scenario(scenario, defects, strict_contracts=strict)
         except LendsimError as error:
             raise ScenarioFailure(redact(str(error))) from None
         self.user_properties.append(("digest", result.digest))
+        if result.skipped is not None:
+            pytest.skip(f"the scenario {result.skipped}")
         if not result.passed:
             raise ScenarioFailure(failure_text(result))
 

@@ -33,6 +33,7 @@ CREATE TABLE records (
     subject_id TEXT NOT NULL, account TEXT NOT NULL, installment INTEGER NOT NULL,
     period TEXT NOT NULL, status TEXT NOT NULL, days_past_due INTEGER NOT NULL,
     updated TEXT NOT NULL, disputed INTEGER NOT NULL DEFAULT 0,
+    corrected INTEGER NOT NULL DEFAULT 0,   -- 1: rewritten by a correction or a dispute
     PRIMARY KEY (subject_id, account, installment)
 );
 CREATE INDEX records_period ON records (subject_id, account, period);
@@ -66,7 +67,8 @@ class Bureau(Party):
 
     # -- furnisher reports ---------------------------------------------------------
     def op_submit_reports(self, body: Body, headers: Mapping[str, str]) -> Response:
-        """Apply a furnisher's batch: ordinary records never hide a delinquency, corrections do."""
+        """Apply a furnisher's batch: ordinary records never hide a delinquency nor undo a
+        correction; corrections rewrite."""
         now = utc_iso(self.now)
         ordinary = []
         corrections = []
@@ -79,19 +81,21 @@ class Bureau(Party):
                 ordinary.append(row)
         ignored_corrections = self.defect("correction_ignored")
         with self.db:
-            # history keeps the worst status: an overdue record is never replaced by current
+            # history keeps the worst status: an overdue record is never replaced by current;
+            # a corrected record stays as corrected (a late copy of an old report is stale)
             applied = self.db.executemany(
                 "INSERT INTO records (subject_id, account, installment, period, status,"
                 " days_past_due, updated) VALUES (?,?,?,?,?,?,?)"
                 " ON CONFLICT (subject_id, account, installment) DO UPDATE SET"
                 " status = excluded.status, days_past_due = excluded.days_past_due,"
                 " updated = excluded.updated"
-                " WHERE records.status != 'overdue' OR excluded.status = 'overdue'",
+                " WHERE NOT records.corrected"
+                " AND (records.status != 'overdue' OR excluded.status = 'overdue')",
                 ordinary).rowcount
             if not ignored_corrections:
                 applied += self.db.executemany(
                     "INSERT OR REPLACE INTO records (subject_id, account, installment, period,"
-                    " status, days_past_due, updated) VALUES (?,?,?,?,?,?,?)",
+                    " status, days_past_due, updated, corrected) VALUES (?,?,?,?,?,?,?,1)",
                     [row for row, _ in corrections]).rowcount
         for record in body["records"]:
             correction = bool(record.get("correction"))
@@ -188,8 +192,8 @@ class Bureau(Party):
                     if current is None or current[0] == record["status"]:
                         continue
                     self.db.execute(
-                        "UPDATE records SET status = ?, days_past_due = ?, updated = ?"
-                        " WHERE subject_id = ? AND account = ? AND installment = ?",
+                        "UPDATE records SET status = ?, days_past_due = ?, updated = ?,"
+                        " corrected = 1 WHERE subject_id = ? AND account = ? AND installment = ?",
                         (record["status"], record["days_past_due"], now, subject, account,
                          record["installment"]))
                     changed += 1

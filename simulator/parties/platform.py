@@ -13,6 +13,7 @@ Defects planted here: ``platform.no_retry``, ``platform.new_key_per_retry``,
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
 from typing import NamedTuple
@@ -89,6 +90,7 @@ class Platform(Party):
             "repay": self.op_repay,
             "list_loans": self.op_list_loans,
             "list_payments": self.op_list_payments,
+            "list_pending": self.op_list_pending,
             "installment_overdue": self.op_notice,
             "installment_cleared": self.op_notice,
         }
@@ -152,6 +154,23 @@ class Platform(Party):
         return Response(200, {"loan_id": body["loan_id"], "payments": [
             {"payment_id": r[0], "amount": r[1], "value_time": r[2], "status": r[3]}
             for r in rows]})
+
+    def op_list_pending(self, body: Body, headers: Mapping[str, str]) -> Response:
+        """A page of the repayments still to be forwarded (in the outbox), by payment id."""
+        after = str(body.get("after", ""))
+        limit = int(body.get("limit", 500))
+        if not 1 <= limit <= 1000:
+            raise Problem(422, "Invalid request", "list_pending: limit must be 1 to 1000")
+        held = set(self._memory_outbox)
+        rows = self.db.execute(
+            "SELECT payment_id, loan_id, amount, value_time FROM payments WHERE payment_id > ?"
+            " AND (payment_id IN (SELECT payment_id FROM outbox) OR payment_id IN"
+            " (SELECT value FROM json_each(?))) ORDER BY payment_id LIMIT ?",
+            (after, json.dumps(sorted(held)), limit + 1)).fetchall()
+        page = [{"payment_id": r[0], "loan_id": r[1], "amount": r[2], "value_time": r[3]}
+                for r in rows[:limit]]
+        return Response(200, {"payments": page,
+                              "next": page[-1]["payment_id"] if len(rows) > limit else None})
 
     def op_notice(self, body: Body, headers: Mapping[str, str]) -> Response:
         """A bank callback: an installment became overdue, or was cleared."""

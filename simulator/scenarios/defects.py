@@ -36,13 +36,18 @@ _LOST = ("exactly_once_posting", "money_conserved", "in_transit_bounded", "no_fa
 
 #: A repayment posted twice credits money nobody paid: the loan looks paid ahead, so a true
 #: delinquency goes unreported, and the bank gives back as "surplus" money the borrower
-#: owed (which truly leaves them short).
-_TWICE = ("exactly_once_posting", "money_conserved", "bureau_matches_truth", "no_wrongful_refund")
+#: owed (which truly leaves them short — and so truly late, while the bank, believing the
+#: loan paid, never reports it: a replayed partial payment or payoff does both).
+_TWICE = ("exactly_once_posting", "money_conserved", "true_overdue_reported",
+          "bureau_matches_truth", "no_wrongful_refund")
 
 #: A repayment judged late that was paid on time: a false record the bank never
-#: corrects, since it believes it.
+#: corrects, since it believes it. Ordered by the wrong instant, a repayment that paid an
+#: installment can also be taken for one that came after the loan was paid off (a payment at
+#: the bank's counter overtaking it in transit): the bank then gives it back as surplus,
+#: money the borrower owed under that payment.
 _MISJUDGED = ("no_false_overdue", "no_false_overdue_sms", "false_reports_corrected",
-              "bureau_matches_truth")
+              "bureau_matches_truth", "no_wrongful_refund")
 
 #: A repayment in transit the bank acts without: an on-time one is reported overdue (and
 #: corrected when it arrives); a late one is reported in a worse days-past-due bucket than it
@@ -66,7 +71,9 @@ DEFECTS: dict[str, Defect] = {d.name: d for d in (
             "bureau_matches_truth")),
     Defect("bank.ignores_holiday_shift",
            "due dates are not shifted when the contract says they are",
-           ("no_false_overdue", "no_false_overdue_sms", "bureau_matches_truth")),
+           # the bank believes its false records, so it never corrects them either
+           ("no_false_overdue", "no_false_overdue_sms", "false_reports_corrected",
+            "bureau_matches_truth")),
     Defect("bank.no_tolerance",
            "a residual below the arrears tolerance still counts as overdue",
            ("no_false_overdue", "no_false_overdue_sms", "bureau_matches_truth")),

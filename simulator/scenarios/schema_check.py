@@ -27,9 +27,11 @@ from simulator.scenarios.positions import (
 )
 
 __all__ = ["validate_document"]
+
+
 @functools.cache
-def _validator() -> Draft202012Validator:
-    with contract_path("scenario.schema.json").open(encoding="utf-8") as stream:
+def _validator(name: str = "scenario.schema.json") -> Draft202012Validator:
+    with contract_path(name).open(encoding="utf-8") as stream:
         schema = json.load(stream, parse_float=Decimal)
     return Draft202012Validator(schema)
 
@@ -160,9 +162,11 @@ def _message(error: ValidationError, location: Location) -> str:
     return f"{name!r}: {error.message}"
 
 
-def validate_document(document: YamlMapping, file: str | None) -> None:
-    """Raise every mistake against the schema, one per line, in file order."""
-    errors = list(_validator().iter_errors(document))
+def validate_document(document: YamlMapping, file: str | None, *,
+                      schema: str = "scenario.schema.json") -> None:
+    """Raise every mistake against the schema (a file in ``contracts/``), one per line, in
+    file order."""
+    errors = list(_validator(schema).iter_errors(document))
     if not errors:
         return
     by_line: dict[int, list[tuple[ValidationError, Location]]] = {}

@@ -50,7 +50,7 @@ import math
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -61,7 +61,7 @@ from starlette.routing import Route
 from simulator.core.clock import Clock
 from simulator.core.errors import ContractError
 from simulator.core.privacy import redact
-from simulator.engine.links import Body, Response
+from simulator.engine.links import Body, Outcome, Reply, Response
 from simulator.serve.home import Home
 from simulator.serve.problems import PROBLEM_HANDLERS, Answer, problem_body, redacted, render
 from simulator.serve.reading import (
@@ -77,18 +77,32 @@ from simulator.wire.signing import SIGNED_HEADERS, Keyring, SignatureError
 
 __all__ = [
     "MAX_BODY",
+    "OUTCOME_HEADER",
     "PROBLEM_HANDLERS",
     "ContractsLike",
     "Dispatch",
     "Face",
     "Injected",
     "Target",
+    "answer_of",
     "face_app",
     "party_app",
     "problem_body",
 ]
 
 log = logging.getLogger("lendsim.http")
+
+_T = TypeVar("_T")
+
+#: how an injected answer says what really happened to the call (``refused``, ``lost``)
+OUTCOME_HEADER = "X-Lendsim-Outcome"
+
+
+class Runner(Protocol):
+    """Where a face runs a checked request: the world's thread (:class:`Home`, or a world's
+    :class:`~simulator.core.mailbox.Mailbox`)."""
+
+    async def run(self, action: Callable[..., _T], *args: Any) -> _T: ...
 
 
 class ContractsLike(Protocol):
@@ -122,9 +136,12 @@ class Target(Protocol):
 class Injected(Response):
     """An answer the sandbox made up (an injected fault, a clock that is advancing): it is
     not the party's, so it is not checked against the party's contract. ``retry_after``
-    (seconds) becomes a ``Retry-After`` header."""
+    (seconds) becomes a ``Retry-After`` header; ``outcome`` (``refused``: the call never
+    arrived, ``lost``: it was handled but its answer lost) an ``X-Lendsim-Outcome`` header,
+    which lendsim's own transports turn into what a client would really see."""
 
     retry_after: int | None = None
+    outcome: str | None = None
 
 
 #: how a face hands a checked request to its target: (operation, body, headers, key id)
@@ -219,9 +236,10 @@ class Face:
 
     def __init__(self, name: str, contracts: ContractsLike, *,
                  target: Callable[[], Target], now: Callable[[], datetime],
-                 keyring: Keyring | None, home: Home | None, strict_responses: bool,
+                 keyring: Keyring | None, home: Runner | None, strict_responses: bool,
                  dispatch: Dispatch | None, gate: Callable[[str], Response | None] | None,
-                 wait: Wait | None = None, inline: frozenset[str] = frozenset()) -> None:
+                 wait: Wait | None = None, inline: frozenset[str] = frozenset(),
+                 headers: Callable[[], Mapping[str, str]] | None = None) -> None:
         self.name = name
         self.contracts = contracts
         self.target = target
@@ -233,6 +251,9 @@ class Face:
         self.gate = gate
         self.wait = wait
         self.inline = inline
+        #: headers added to every answer the target gave, read on the home thread after it
+        #: ran (a system under test's ``Lendsim-Next-Wakeup``)
+        self.headers = headers
         self.document = contracts.document(name)
         self.operations = _operations(name, contracts)
 
@@ -394,7 +415,10 @@ class Face:
             raise
         if isinstance(response, Injected):  # a sandbox fault answered, not the party
             return self._answer(response)
-        return self._checked(operation, response)
+        answer = self._checked(operation, response)
+        if self.headers is not None:
+            answer.headers.update(self.headers())
+        return answer
 
     def _checked(self, operation: _Operation, response: Response) -> Answer:
         body: Any = response.body if response.status != 204 else None
@@ -421,16 +445,37 @@ class Face:
             retry_after = body.get("retry_after") if isinstance(body, dict) else None
             if isinstance(response, Injected) and response.retry_after is not None:
                 retry_after = response.retry_after
+            if isinstance(response, Injected) and response.outcome is not None:
+                headers[OUTCOME_HEADER] = response.outcome
             if isinstance(retry_after, int) and not isinstance(retry_after, bool):
                 headers["Retry-After"] = str(retry_after)
         return Answer(response.status, body, headers)
 
 
+def answer_of(reply: Reply, link: str) -> Response:
+    """What a caller that crossed ``link`` gets back: the party's answer, or what the fault
+    made of it (an injected error status; ``refused`` as 503, ``lost`` as 504, each saying
+    so in ``X-Lendsim-Outcome``)."""
+    if reply.outcome is Outcome.DELIVERED and reply.response is not None:
+        return reply.response
+    if reply.outcome is Outcome.ERROR and reply.status is not None:
+        return Injected(reply.status, problem_body(
+            reply.status, "Injected error", f"a fault on {link} answered {reply.status}"))
+    if reply.outcome is Outcome.TIMEOUT:
+        return Injected(504, problem_body(
+            504, "Gateway timeout",
+            f"the response on {link} was lost: the request may have been processed"),
+            outcome="lost")
+    return Injected(503, problem_body(503, "Service unavailable", f"{link} refused the call"),
+                    outcome="refused")
+
+
 def face_app(name: str, contracts: ContractsLike, *, target: Callable[[], Target],
-             now: Callable[[], datetime], keyring: Keyring | None, home: Home | None = None,
+             now: Callable[[], datetime], keyring: Keyring | None, home: Runner | None = None,
              strict_responses: bool = False, dispatch: Dispatch | None = None,
              gate: Callable[[str], Response | None] | None = None,
-             wait: Wait | None = None) -> Starlette:
+             wait: Wait | None = None,
+             headers: Callable[[], Mapping[str, str]] | None = None) -> Starlette:
     """The face of whatever ``target()`` returns, under contract ``contracts/<name>.yaml``.
 
     ``target`` and ``now`` are looked up on every request (the sandbox swaps its
@@ -441,7 +486,8 @@ def face_app(name: str, contracts: ContractsLike, *, target: Callable[[], Target
     operation on the home thread, just before it runs.
     """
     face = Face(name, contracts, target=target, now=now, keyring=keyring, home=home,
-                strict_responses=strict_responses, dispatch=dispatch, gate=gate, wait=wait)
+                strict_responses=strict_responses, dispatch=dispatch, gate=gate, wait=wait,
+                headers=headers)
     return Starlette(routes=face.routes(), exception_handlers=PROBLEM_HANDLERS)
 
 

@@ -55,7 +55,7 @@ from simulator.core.clock import Clock
 from simulator.core.durations import parse_instant
 from simulator.core.errors import LendsimError
 from simulator.core.topology import PARTIES
-from simulator.engine.links import Body, Outcome, Response
+from simulator.engine.links import Body, Response
 from simulator.scenarios.loader import load_scenario
 from simulator.scenarios.model import Scenario
 from simulator.serve.faults import FaultBoard, Planted, duration, instant, problem
@@ -65,6 +65,7 @@ from simulator.serve.http import (
     ContractsLike,
     Face,
     Injected,
+    answer_of,
     face_app,
     problem_body,
 )
@@ -393,17 +394,7 @@ class Sandbox:
             if link is None:
                 return world.parties[party].handle(operation, body, headers)
             reply = world.links[link].call(operation, body, headers, ref=f"http:{key_id}")
-            if reply.outcome is Outcome.DELIVERED and reply.response is not None:
-                return reply.response
-            if reply.outcome is Outcome.ERROR and reply.status is not None:
-                return Injected(reply.status, problem_body(
-                    reply.status, "Injected error", f"a fault on {link} answered {reply.status}"))
-            if reply.outcome is Outcome.TIMEOUT:
-                return Injected(504, problem_body(
-                    504, "Gateway timeout",
-                    f"the response on {link} was lost: the request may have been processed"))
-            return Injected(503, problem_body(503, "Service unavailable",
-                                              f"{link} refused the call"))
+            return answer_of(reply, link)
         return dispatch
 
     def _advancing(self) -> Injected:

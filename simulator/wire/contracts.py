@@ -47,11 +47,13 @@ from simulator.wire.openapi import (
     read_document,
 )
 
-__all__ = ["DOCUMENTS", "Contracts", "Guard", "load_contracts"]
+__all__ = ["DOCUMENTS", "SERVED", "Contracts", "Guard", "load_contracts"]
 
 
 #: The documents in ``contracts/``, by party (``sandbox``: lendsim's test control).
-DOCUMENTS: tuple[str, ...] = (*PARTIES, "sandbox")
+DOCUMENTS: tuple[str, ...] = (*PARTIES, "sandbox", "control", "payments")
+#: The documents lendsim's own servers serve (``control`` is what a system under test offers).
+SERVED: tuple[str, ...] = (*PARTIES, "sandbox")
 
 
 _JSON_TYPES = {"object": "an object", "array": "a list", "string": "text",

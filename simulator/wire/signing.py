@@ -56,6 +56,7 @@ __all__ = [
     "NONCE_HEADER",
     "SIGNATURE_HEADER",
     "SIGNED_HEADERS",
+    "TEST_KEY_IDS",
     "TIMESTAMP_HEADER",
     "WINDOW",
     "Keyring",
@@ -65,6 +66,7 @@ __all__ = [
     "SqliteNonces",
     "canonical_string",
     "format_timestamp",
+    "well_known_secret",
 ]
 
 KEY_ID_HEADER = "X-Lendsim-Key-Id"
@@ -190,6 +192,16 @@ class _Secret:
         return hmac.new(self._value, message, hashlib.sha256).hexdigest()
 
 
+#: the key ids of :meth:`Keyring.for_testing`: the parties, a partner, and lendsim itself
+TEST_KEY_IDS = ("bank", "platform", "bureau", "sms", "partner", "lendsim")
+
+
+def well_known_secret(key_id: str) -> str:
+    """The well-known test secret of ``key_id``: hex SHA-256 of ``lendsim-test-key:<key id>``
+    (README, "Test your own bank or platform")."""
+    return hashlib.sha256(f"lendsim-test-key:{key_id}".encode()).hexdigest()
+
+
 def format_timestamp(instant: datetime) -> str:
     """An aware instant as the timestamp header writes it: ``2026-01-01T01:00:00Z``."""
     if instant.tzinfo is None or instant.utcoffset() is None:
@@ -228,13 +240,10 @@ class Keyring:
 
     # -- construction ------------------------------------------------------------------
     @classmethod
-    def for_testing(cls) -> Keyring:
-        """Well-known keys for loopback sandboxes and the contract suite — never for real data.
-
-        Key ids: ``bank``, ``platform``, ``bureau``, ``sms``, ``partner``.
-        """
-        return cls({name: hashlib.sha256(f"lendsim-test-key:{name}".encode()).hexdigest()
-                    for name in ("bank", "platform", "bureau", "sms", "partner")})
+    def for_testing(cls, key_ids: tuple[str, ...] = TEST_KEY_IDS) -> Keyring:
+        """Well-known keys for loopback sandboxes, the contract suite and systems under test
+        — never for real data (:func:`well_known_secret`)."""
+        return cls({name: well_known_secret(name) for name in key_ids})
 
     @classmethod
     def from_file(cls, path: Path) -> Keyring:

@@ -12,17 +12,22 @@ a look.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from simulator.scenarios.defects import DEFECTS
 from simulator.scenarios.loader import load_scenario
+from simulator.scenarios.model import Scenario
+from simulator.world.pool import run_jobs
 from simulator.world.runner import run_scenario
 
-__all__ = ["Catch", "Matrix", "defect_matrix"]
+__all__ = ["Catch", "Matrix", "Outcome", "defect_matrix", "matrix_jobs"]
+
+#: one run of the matrix: (scenario id, defect or None, passed, unexpected invariants, other)
+Outcome = tuple[str, str | None, bool, tuple[str, ...], tuple[str, ...]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,11 +69,34 @@ class Matrix:
     def complete(self) -> bool:
         return not self.baseline_failures and not self.uncaught
 
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON report of ``lendsim defects --matrix --json`` (README, "Command line")."""
+        return {
+            "scenarios": list(self.scenarios),
+            "baseline_failures": list(self.baseline_failures),
+            "defects": [
+                {"defect": name, "mistake": DEFECTS[name].mistake, "caught": bool(catches),
+                 "caught_by": [{"scenario": c.scenario, "invariants": list(c.invariants),
+                                "unexplained": list(c.unexplained), "other": list(c.other)}
+                               for c in catches]}
+                for name, catches in self.caught.items()
+            ],
+            "uncaught": self.uncaught,
+            "complete": self.complete,
+        }
 
-def _run(job: tuple[str, str | None]) -> tuple[str, str | None, bool, tuple[str, ...],
-                                               tuple[str, ...]]:
+
+@functools.cache
+def _scenario(path: str) -> Scenario:
+    """A scenario file, loaded once per worker process (a Scenario is immutable): the matrix
+    runs each file once per defect, and reading and validating it costs as much as running
+    a small one."""
+    return load_scenario(Path(path))
+
+
+def _run(job: tuple[str, str | None]) -> Outcome:
     path, defect = job
-    scenario = load_scenario(Path(path))
+    scenario = _scenario(path)
     result = run_scenario(scenario, (defect,) if defect else ())
     other = (*result.missing, *result.unfired, *(
         f"bureau {c.borrower} {c.period}: {c.actual}, expected {c.expected}"
@@ -76,17 +104,23 @@ def _run(job: tuple[str, str | None]) -> tuple[str, str | None, bool, tuple[str,
     return scenario.id, defect, result.passed, tuple(result.unexpected), other
 
 
-def defect_matrix(files: Sequence[Path], defects: Sequence[str] | None = None, *,
-                  jobs: int | None = None) -> Matrix:
-    """Run every file with no defect and with each defect (in ``jobs`` processes)."""
+def matrix_jobs(files: Sequence[Path], defects: Sequence[str] | None = None
+                ) -> list[tuple[str, str | None]]:
+    """The runs of a matrix: every file with no defect, then every file per defect."""
     names = list(defects) if defects is not None else list(DEFECTS)
-    work = [(str(f), None) for f in files] + [(str(f), d) for d in names for f in files]
-    jobs = jobs or os.cpu_count() or 1
-    if jobs > 1:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            outcomes = list(pool.map(_run, work, chunksize=4))
-    else:
-        outcomes = [_run(job) for job in work]
+    return [(str(f), None) for f in files] + [(str(f), d) for d in names for f in files]
+
+
+def defect_matrix(files: Sequence[Path], defects: Sequence[str] | None = None, *,
+                  jobs: int | None = None,
+                  on_done: Callable[[int, Outcome], None] | None = None,
+                  tick: Callable[[], None] | None = None) -> Matrix:
+    """Run every file with no defect and with each defect (in ``jobs`` processes, default
+    one per core); ``on_done`` and ``tick`` follow the runs as in
+    :func:`~simulator.world.pool.run_jobs`, which raises ``Interrupted`` on Ctrl-C."""
+    names = list(defects) if defects is not None else list(DEFECTS)
+    outcomes = run_jobs(_run, matrix_jobs(files, names), workers=jobs, on_done=on_done,
+                        tick=tick)
     baseline = {o[0]: o[2] for o in outcomes if o[1] is None}
     matrix = Matrix(scenarios=list(baseline),
                     baseline_failures=[s for s, passed in baseline.items() if not passed],

@@ -1,17 +1,24 @@
 """What the world watches for the verdict: the parties' state as it changes, and its faults.
 
-An :class:`Observer` audits the tables the checks judge by (the bank's postings,
-the bureau's credit files), reads the SMS gateway's delivered messages and the
-platform's pending repayments, knows when the path a repayment takes to the bank
+An :class:`Observer` sees every posting the bank answers for on the wire, audits
+the tables of a reference party the checks judge by (the bank's postings, the
+bureau's credit files), reads through their contract operations the bank's
+postings and the platform's pending repayments at the end, reads the SMS
+gateway's delivered messages, knows when the path a repayment takes to the bank
 was broken, and tells whether each scripted fault fired. At the end it hands the
 checks their :class:`~simulator.checks.facts.Facts`.
+
+A role played by a system under test offers only its contract: postings are then
+known from the bank's answers as they cross the wire, and from ``list_postings``
+at the end (with the bank's own ``received_at`` for one it never answered for).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, Generic, TypeVar
 
 from simulator.checks.facts import (
     BureauRecord,
@@ -26,18 +33,26 @@ from simulator.checks.facts import (
 )
 from simulator.checks.oracle import Oracle
 from simulator.core.clock import Clock, Scheduler
+from simulator.core.errors import LendsimError
 from simulator.engine.journal import Journal
-from simulator.engine.links import Link
-from simulator.parties.bank import Bank
+from simulator.engine.links import Body, Link, Response
 from simulator.parties.base import Party, Rows
 from simulator.parties.bureau import Bureau
-from simulator.parties.platform import Platform
 from simulator.parties.sms import Sms
 from simulator.scenarios.model import Fault
 from simulator.world.audit import Audit, AuditRow
 from simulator.world.network import PaymentNetwork
+from simulator.world.roles import Role
 
 __all__ = ["Observer", "Scripted"]
+
+#: a call at a role's own desk: (role, operation, body) → its answer
+Desk = Callable[[str, str, Body], Response]
+Row = TypeVar("Row")
+#: items per page when reading a role's state
+_PAGE = "1000"
+#: the bank's operations whose 201 answer names a posting
+_POSTING_OPERATIONS = ("post_repayment", "pay_at_counter")
 
 _CREDIT_COLUMNS = ("subject_id", "account", "installment", "period", "status", "days_past_due")
 _POSTING_COLUMNS = ("posting_id", "payment_id", "amount", "loan_id")
@@ -63,21 +78,29 @@ class Observer:
 
     def __init__(self, *, clock: Clock, scheduler: Scheduler, journal: Journal,
                  oracle: Oracle, network: PaymentNetwork, links: dict[str, Link],
-                 bank: Bank, platform: Platform, bureau: Bureau, sms: Sms) -> None:
+                 desk: Desk, bank: Role, bureau: Bureau, sms: Sms) -> None:
         self._clock = clock
         self._scheduler = scheduler
         self._journal = journal
         self._oracle = oracle
         self._network = network
         self._links = links
-        self._bank, self._platform, self._bureau, self._sms = bank, platform, bureau, sms
+        self._desk = desk
+        self._bureau, self._sms = bureau, sms
         self._ever_overdue: set[tuple[str, str, int]] = set()
         self.credit_files = Audit(bureau, "records", _CREDIT_COLUMNS, clock,
                                   on_change=self._credit_changed, updates=_CREDIT_COLUMNS)
-        self.postings = Audit(bank, "postings", _POSTING_COLUMNS, clock,
-                              updates=("payment_id", "amount", "loan_id"))
         bureau.after_work = self.credit_files.poll
-        bank.after_work = self.postings.poll
+        #: postings the bank answered for, as they crossed the wire (first sighting each)
+        self._answered: dict[str, PostingSeen] = {}
+        self.postings: Audit | None = None
+        if isinstance(bank, Party):  # a reference bank: its database is audited too
+            self.postings = Audit(bank, "postings", _POSTING_COLUMNS, clock,
+                                  updates=("payment_id", "amount", "loan_id"))
+            bank.after_work = self.postings.poll
+        for link in links.values():
+            if link.target is bank:
+                link.observer = self.bank_answered
         self.scripted: list[Scripted] = []
         self.disputes: list[tuple[datetime, str, str]] = []
 
@@ -98,6 +121,21 @@ class Observer:
             "credit_file.changed", "world", account=account, installment=installment,
             period=period, status="deleted" if op == "delete" else status, days_past_due=dpd)
 
+    # -- postings -----------------------------------------------------------------------------
+    def bank_answered(self, operation: str, body: Body, response: Response) -> None:
+        """The bank answered a call (whether or not its caller heard): a posting it names is
+        one the bank holds from now."""
+        if operation not in _POSTING_OPERATIONS or response.status != 201:
+            return
+        answer = response.body
+        posting_id, payment_id, amount = (answer.get("posting_id"), answer.get("payment_id"),
+                                          answer.get("amount"))
+        if not isinstance(posting_id, str) or posting_id in self._answered:
+            return
+        self._answered[posting_id] = PostingSeen(
+            posting_id, str(payment_id), amount if isinstance(amount, int) else 0,
+            self._clock.now, 0)
+
     # -- faults -----------------------------------------------------------------------------
     def script(self, fault: Fault, index: int) -> str:
         """Register a scenario fault; its name for the journal."""
@@ -105,7 +143,7 @@ class Observer:
         self.scripted.append(Scripted(fault, name))
         return name
 
-    def crash_started(self, party: Party) -> None:
+    def crash_started(self, party: Role) -> None:
         """Before a scripted crash: how much the party was about to do while down."""
         scripted = self._scripted_crash(party.name, self._clock.now)
         if scripted is None:
@@ -113,7 +151,7 @@ class Observer:
         scripted.timers_due = self._scheduler.owned_before(party, scripted.fault.end)
         scripted.refused_before = self._refused_down(party.name)
 
-    def crash_ended(self, party: Party) -> None:
+    def crash_ended(self, party: Role) -> None:
         scripted = self._scripted_crash(party.name, self._clock.now, ending=True)
         if scripted is not None:
             scripted.refused = self._refused_down(party.name) - scripted.refused_before
@@ -170,11 +208,16 @@ class Observer:
     def facts(self, end: datetime, limits: Limits) -> Facts:
         """Everything the checks judge by, as the run left it."""
         oracle = self._oracle
+        postings = _Pages(self._desk, "bank", "list_postings", "postings", _posting)
+        seen: Iterable[PostingSeen] = _Seen(self.postings) if self.postings is not None else \
+            self._seen_on_the_wire(postings)
+        pending = {p["payment_id"]: int(p["amount"])
+                   for p in _Pages(self._desk, "platform", "list_pending", "payments", dict)}
         return Facts(
             journal=self._journal, oracle=oracle, end=end, limits=limits,
-            postings=Named(self._bank.postings_at_end(), Posting),
-            postings_seen=_Seen(self.postings),
-            platform_pending=self._platform.in_transit(),
+            postings=postings,
+            postings_seen=seen,
+            platform_pending=pending,
             bureau_records=Named(self._bureau.all_records(), BureauRecord),
             credit_writes=_Writes(self.credit_files),
             messages=_Messages(self._sms, self._journal),
@@ -183,6 +226,51 @@ class Observer:
             path_broken=self.path_broken(),
             disputes=tuple(self.disputes),
         )
+
+
+    def _seen_on_the_wire(self, postings: Iterable[Posting]) -> list[PostingSeen]:
+        """Every posting the bank answered for, when it answered; then any other it holds at
+        the end, at the instant it says it received it."""
+        seen = dict(self._answered)
+        for posting in postings:
+            if posting.posting_id not in seen and posting.received is not None:
+                seen[posting.posting_id] = PostingSeen(posting.posting_id, posting.payment_id,
+                                                       posting.amount, posting.received, 0)
+        return sorted(seen.values(), key=lambda s: (s.at, s.posting_id))
+
+
+class _Pages(Generic[Row]):
+    """Every item of a paged list operation of a role, read page by page as it is walked
+    (re-iterable); a role that does not answer the list whole is bad: the run stops."""
+
+    def __init__(self, desk: Desk, role: str, operation: str, field: str,
+                 make: Callable[[dict[str, Any]], Row]) -> None:
+        self._desk, self._role, self._operation, self._field = desk, role, operation, field
+        self._make = make
+
+    def __iter__(self) -> Iterator[Row]:
+        after: str | None = None
+        while True:
+            body: Body = {"limit": _PAGE} if after is None else {"after": after,
+                                                                  "limit": _PAGE}
+            answer = self._desk(self._role, self._operation, body)
+            items = answer.body.get(self._field) if answer.status == 200 else None
+            if not isinstance(items, list):
+                raise LendsimError(
+                    f"the {self._role} answered {self._operation} with {answer.status}: "
+                    f"lendsim reads the {self._role}'s state through it to judge the run")
+            for item in items:
+                yield self._make(item)
+            following = answer.body.get("next")
+            if not isinstance(following, str) or not following:
+                return
+            after = following
+
+
+def _posting(item: dict[str, Any]) -> Posting:
+    return Posting(str(item["posting_id"]), str(item["payment_id"]), int(item["amount"]),
+                   int(item["applied"]), int(item["refunded"]), str(item["loan_id"]),
+                   datetime.fromisoformat(str(item["received_at"])))
 
 
 class _Seen:

@@ -13,12 +13,14 @@ violation as its ``error``.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from simulator.checks.facts import Violation
+from simulator.checks.facts import Limits, Violation
 from simulator.scenarios.model import Scenario
+from simulator.world.roles import SystemFactory, SystemFailure
 from simulator.world.world import CheckResult, World
 
 __all__ = ["ScenarioResult", "run_scenario"]
@@ -40,6 +42,17 @@ class ScenarioResult:
     error: str | None = None
     #: scripted faults that affected nothing though they were meant to
     unfired: list[str] = field(default_factory=list)
+    #: what stopped the run early: ``contract`` or ``system`` (a system under test)
+    stopped_by: str = "contract"
+    #: lines that explain ``error`` (a system's last stderr lines)
+    details: tuple[str, ...] = ()
+    #: why the scenario does not apply to the system under test (it did not run)
+    skipped: str | None = None
+    #: the system under test, as given (``platform=python:shop.app:app``); None: the
+    #: reference parties only
+    under_test: str | None = None
+    #: how the scenario was adapted to the system under test, worded
+    notes: tuple[str, ...] = ()
 
     @property
     def id(self) -> str:
@@ -73,7 +86,10 @@ class ScenarioResult:
 
     @property
     def missing(self) -> list[str]:
-        """Declared violations that did not happen as declared, worded."""
+        """Declared violations that did not happen as declared, worded (a system under test
+        may do better than the reference parties: none are required of it)."""
+        if self.under_test is not None:
+            return []
         lines = []
         for entry in self.scenario.expect.violations:
             found = sum(1 for v in self.violations.get(entry.invariant, ())
@@ -91,22 +107,42 @@ class ScenarioResult:
 
     @property
     def passed(self) -> bool:
-        return not (self.error or self.unexpected or self.missing or self.failed_checks
-                    or self.unfired)
+        return self.skipped is None and not (
+            self.error or self.unexpected or self.missing or self.failed_checks
+            or (self.unfired and self.under_test is None))
+
+    @property
+    def failed(self) -> bool:
+        """Did it run and fail? (A skipped scenario neither passed nor failed.)"""
+        return self.skipped is None and not self.passed
+
+    @property
+    def status(self) -> str:
+        """``pass``, ``FAIL`` or ``skip``."""
+        return "skip" if self.skipped is not None else "pass" if self.passed else "FAIL"
 
     def reasons(self) -> list[str]:
         """Why it failed, one line each, most important first."""
         lines = []
+        if self.skipped is not None:
+            return [f"skipped: the scenario {self.skipped}"]
         if self.error:
-            lines.append(f"contract violated: {self.error}")
+            lines.append(f"{self.error_label}: {self.error}")
+            lines.extend(self.details)
         for name, found in self.unexpected_violations.items():
             lines.append(f"{name} violated {len(found)} time(s), first: {found[0].message}")
         lines.extend(self.unmet_expectations())
         return lines
 
+    @property
+    def error_label(self) -> str:
+        """What ``error`` is: ``contract violated`` or ``system under test failed``."""
+        return "system under test failed" if self.stopped_by == "system" else \
+            "contract violated"
+
     def unmet_expectations(self) -> list[str]:
         """Declared violations that did not happen and bureau expectations that failed."""
-        lines = [*self.missing, *self.unfired]
+        lines = [*self.missing, *(self.unfired if self.under_test is None else ())]
         for check in self.failed_checks:
             where = f" (line {check.line})" if check.line else ""
             lines.append(f"bureau {check.borrower} {check.period}: expected {check.expected}, "
@@ -120,7 +156,13 @@ class ScenarioResult:
             "scenario": self.id,
             "file": str(file) if isinstance(file, Path) else file,
             "passed": self.passed,
+            "status": self.status,
             "error": self.error,
+            "stopped_by": self.stopped_by if self.error else None,
+            "details": list(self.details),
+            "skipped": self.skipped,
+            "under_test": self.under_test,
+            "notes": list(self.notes),
             "defects": list(self.defects),
             "violations": [
                 {**v.as_dict(), "expected": self.is_expected(v),
@@ -142,15 +184,43 @@ class ScenarioResult:
 
 
 def run_scenario(scenario: Scenario, defects: tuple[str, ...] = (), *,
-                 strict_contracts: bool = False) -> ScenarioResult:
+                 strict_contracts: bool = False,
+                 progress: Callable[[float], None] | None = None,
+                 inspect: Callable[[World, ScenarioResult], None] | None = None,
+                 systems: Mapping[str, SystemFactory] | None = None,
+                 limits: Limits | None = None, under_test: str | None = None,
+                 notes: tuple[str, ...] = ()) -> ScenarioResult:
     """Build a world for ``scenario`` (with ``defects`` planted too) and run it; with
-    ``strict_contracts`` every payload is checked against its contract."""
+    ``strict_contracts`` every payload is checked against its contract.
+
+    ``progress`` is told the share of the virtual time run so far (see
+    :meth:`World.run`); ``inspect`` sees the finished world and the verdict while the
+    journal is still open (a report reads the journal there), before it is closed.
+    ``systems`` put systems under test in roles (``under_test`` names them, ``limits``
+    are the bounds their profile promises, ``notes`` how the scenario was adapted).
+    """
     began = time.perf_counter()
-    world = World(scenario, defects, strict_contracts=strict_contracts)
-    outcome = world.run(scenario.expect.invariants)
-    return ScenarioResult(
-        scenario=scenario, defects=tuple(sorted(world.defects)), digest=outcome.digest,
-        events=outcome.events, seconds=time.perf_counter() - began,
-        violations=outcome.violations, checks=outcome.checks, evidence=outcome.evidence,
-        error=outcome.error, unfired=outcome.unfired,
-    )
+    try:
+        world = World(scenario, defects, strict_contracts=strict_contracts, systems=systems,
+                      limits=limits)
+    except SystemFailure as failure:  # the system could not even be brought in
+        return ScenarioResult(
+            scenario=scenario, defects=tuple(sorted(defects)), digest="", events=0,
+            seconds=time.perf_counter() - began, violations={}, checks=[],
+            error=failure.message, stopped_by="system", details=failure.details,
+            under_test=under_test, notes=notes)
+    try:
+        outcome = world.run(scenario.expect.invariants, progress=progress)
+        result = ScenarioResult(
+            scenario=scenario, defects=tuple(sorted(world.defects)), digest=outcome.digest,
+            events=outcome.events, seconds=time.perf_counter() - began,
+            violations=outcome.violations, checks=outcome.checks, evidence=outcome.evidence,
+            error=outcome.error, unfired=outcome.unfired, stopped_by=outcome.stopped_by,
+            details=outcome.details, skipped=outcome.skipped, under_test=under_test,
+            notes=notes,
+        )
+        if inspect is not None:
+            inspect(world, result)
+    finally:
+        world.journal.close()
+    return result

@@ -20,8 +20,7 @@ dispute at the bureau). A violation stops the run, which fails with the
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -32,13 +31,14 @@ from simulator.checks.invariants import check_all
 from simulator.checks.oracle import Oracle
 from simulator.core.calendars import jurisdiction as jurisdiction_of
 from simulator.core.clock import Clock, Scheduler
-from simulator.core.errors import ContractError
+from simulator.core.errors import ContractError, LendsimError
+from simulator.core.mailbox import Mailbox
 from simulator.core.rng import Streams, derive_seed
-from simulator.core.topology import LINKS
+from simulator.core.topology import LINKS, ROLES
 from simulator.engine.journal import Journal
 from simulator.engine.links import ActiveFault, Body, Link, Response
 from simulator.parties.bank import Bank
-from simulator.parties.base import Env, Party
+from simulator.parties.base import Env
 from simulator.parties.bureau import Bureau
 from simulator.parties.platform import Platform
 from simulator.parties.sms import Sms
@@ -53,54 +53,28 @@ from simulator.scenarios.model import (
     Scenario,
 )
 from simulator.wire.contracts import Contracts, load_contracts
+from simulator.world.books import LOAN_ID_PREFIX, open_books
 from simulator.world.borrowing import BorrowerLedgers
 from simulator.world.network import PaymentNetwork
 from simulator.world.observe import Observer
+from simulator.world.outcome import CheckResult, WorldOutcome
+from simulator.world.roles import Reachable, Role, Stage, SystemFactory, SystemFailure, Unsupported
 
 __all__ = ["CheckResult", "World", "WorldOutcome"]
 
-#: the loan number the world asks the bank to book a borrower's loan under
-LOAN_ID_PREFIX = "L-"
 _PAY_WINDOW_START = 8 * 60  # 08:00 local
 _PAY_WINDOW_MINUTES = 15 * 60  # until 23:00
-
-
-@dataclass(frozen=True, slots=True)
-class CheckResult:
-    """A bureau expectation compared with what the bureau held."""
-
-    borrower: str
-    period: str
-    expected: str
-    actual: str
-    at: datetime
-    line: int | None
-
-    @property
-    def holds(self) -> bool:
-        return self.expected == self.actual
-
-
-@dataclass
-class WorldOutcome:
-    """What a finished run produced."""
-
-    digest: str
-    events: int
-    violations: dict[str, list[Violation]]
-    checks: list[CheckResult]
-    evidence: dict[int, str] = field(default_factory=dict)
-    #: why the run stopped early (a contract violation); the invariants were not checked
-    error: str | None = None
-    #: scripted faults that affected nothing (and were not marked as allowed to)
-    unfired: list[str] = field(default_factory=list)
+#: how much virtual time runs between two reports to a progress watcher
+_PROGRESS_STEP = timedelta(days=1)
 
 
 class World:
     """Build with a scenario (and extra defects), then :meth:`run`."""
 
     def __init__(self, scenario: Scenario, defects: tuple[str, ...] = (), *,
-                 strict_contracts: bool = False, state: Path | None = None) -> None:
+                 strict_contracts: bool = False, state: Path | None = None,
+                 systems: Mapping[str, SystemFactory] | None = None,
+                 limits: Limits | None = None) -> None:
         self.scenario = scenario
         self.defects = frozenset(validate_defects(
             (*scenario.defects, *defects), where=str(scenario.file or scenario.id)))
@@ -123,27 +97,63 @@ class World:
         #: called before a borrower acts (repays, disputes), with the instant: a served world
         #: that survives restarts records how far it got, so no action is ever repeated
         self.before_action: Callable[[datetime], None] | None = None
+        self.contracts: Contracts | None = load_contracts() if strict_contracts else None
+        self.systems = dict(systems or {})
+        #: the bounds the run is judged by (default: the jurisdiction's legal limits)
+        self.limits = limits
+        unknown = sorted(set(self.systems) - set(ROLES))
+        if unknown:
+            raise LendsimError(f"no role {', '.join(unknown)} for a system under test "
+                               f"(roles: {', '.join(ROLES)})")
+        #: where the world's thread serves calls back into the world while it waits for a
+        #: system under test
+        self.mailbox = Mailbox()
+        self.parties: dict[str, Role] = {}
+        stage = Stage(scenario=scenario, jurisdiction=self.jurisdiction, clock=self.clock,
+                      scheduler=self.scheduler, journal=self.journal, links=self.links,
+                      network=self.network, contracts=self.contracts, mailbox=self.mailbox,
+                      parties=self.parties)
         first_day = self.clock.local().date()
-        self.bank = Bank(env, scenario.bank, first_day)
-        self.platform = Platform(env, scenario.platform, first_day)
+        self.bank: Role = Bank(env, scenario.bank, first_day) if "bank" not in self.systems \
+            else self._system("bank", stage)
+        self.parties["bank"] = self.bank
+        self.platform: Role = Platform(env, scenario.platform, first_day) \
+            if "platform" not in self.systems else self._system("platform", stage)
+        self.parties["platform"] = self.platform
         self.bureau = Bureau(env)
         self.sms = Sms(env)
-        self.parties: dict[str, Party] = {
-            "bank": self.bank, "platform": self.platform, "bureau": self.bureau, "sms": self.sms,
-        }
+        self.parties.update({"bureau": self.bureau, "sms": self.sms})
         for name, ends in LINKS.items():
-            self.links[name] = Link(name, self.parties[ends.target], self.scheduler, self.journal,
+            party = self.parties[ends.target]
+            # a system under test tells its callers apart by who signed the call
+            target = party.reached_by(ends.caller) if isinstance(party, Reachable) else party
+            self.links[name] = Link(name, target, self.scheduler, self.journal,
                                     self.streams.get(f"link:{name}").random)
         self.links["borrower->platform"].observer = self._platform_answered
-        self.contracts: Contracts | None = load_contracts() if strict_contracts else None
         if self.contracts is not None:
             for name, link in self.links.items():
                 link.validate = self.contracts.guard(LINKS[name].target, link=name)
         self.observer = Observer(
             clock=self.clock, scheduler=self.scheduler, journal=self.journal,
-            oracle=self.oracle, network=self.network, links=self.links, bank=self.bank,
-            platform=self.platform, bureau=self.bureau, sms=self.sms)
+            oracle=self.oracle, network=self.network, links=self.links, desk=self.desk,
+            bank=self.bank, bureau=self.bureau, sms=self.sms)
         self._borrowers = {b.id: b for b in scenario.borrowers}
+
+    def _system(self, role: str, stage: Stage) -> Role:
+        """The system under test in ``role``; if it cannot be brought in, what was already
+        built is released."""
+        try:
+            return self.systems[role](stage)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Release every role (a system's process, its peers' server); the journal stays
+        open for reading."""
+        self.mailbox.close()
+        for party in self.parties.values():
+            party.close()
 
     # -- money leaving borrowers, as the payment network sees it ------------------------------
     def _platform_answered(self, operation: str, body: Body, response: Response) -> None:
@@ -158,53 +168,24 @@ class World:
                                payment_id=response.body.get("payment_id"))
 
     # -- calls that cross no link ------------------------------------------------------------
-    def _serve(self, party: Party, operation: str, body: Body) -> Response:
-        """A borrower at a party's own desk (the bank's counter, the bureau): no link, but
-        under strict contracts the same checks as on a link."""
+    def desk(self, role: str, operation: str, body: Body) -> Response:
+        """A call at a role's own desk — a borrower at the bank's counter or the bureau, the
+        world booking loans or reading state — that crosses no link; under strict
+        contracts the same checks as on a link."""
+        party = self.parties[role]
         contracts = self.contracts
         if contracts is not None:
-            contracts.validate_request(party.name, operation, body, {})
+            contracts.validate_request(role, operation, body, {})
         response = party.handle(operation, body, {})
         if contracts is not None:
-            contracts.validate_response(party.name, operation, response.status, response.body)
+            contracts.validate_response(role, operation, response.status, response.body)
         return response
 
     # -- setting up ------------------------------------------------------------------------
-    @property
-    def _contract_terms(self) -> dict[str, Any]:
-        """The terms every booking carries (the bank is told them; it does not decide them)."""
-        terms = self.scenario.terms
-        return {"grace_days": terms.grace_days, "arrears_tolerance": terms.arrears_tolerance,
-                "holiday_shift": terms.holiday_shift}
-
     def _open_books(self) -> None:
-        """Book each loan at the bank (in bulk: the bank takes each as a ``book_loan`` body
-        and answers its loan id), then open it in the app under that id."""
-        loans = []
-        contracts = self.contracts
-        for borrower in self.scenario.borrowers:
-            terms = borrower.loan
-            loan = {
-                "loan_id": f"{LOAN_ID_PREFIX}{borrower.id}", "borrower": borrower.id,
-                "subject_id": borrower.id_number, "name": borrower.name, "phone": borrower.phone,
-                "principal": terms.principal, "annual_rate": str(terms.annual_rate),
-                "months": terms.months, "method": terms.method,
-                "disbursed": terms.disbursed.isoformat(),
-                **self._contract_terms,
-            }
-            if contracts is not None:
-                contracts.validate_request("bank", "book_loan", loan, {})
-            loans.append(loan)
-        booked = self.bank.book(loans)
-        for borrower, loan_id in zip(self.scenario.borrowers, booked, strict=True):
-            self.oracle.open_account(borrower.id, loan_id)
-            terms = borrower.loan
-            # the app keeps only what it needs: no ID number, name or rate
-            self._serve(self.platform, "open_loan", {
-                "loan_id": loan_id, "borrower": borrower.id, "phone": borrower.phone,
-                "principal": terms.principal, "months": terms.months,
-                "disbursed": terms.disbursed.isoformat(),
-            })
+        """Book every loan at the bank under the id its answer names, then open it in the
+        app (:func:`~simulator.world.books.open_books`)."""
+        open_books(self.scenario, self.desk, self.oracle)
 
     def _install_fault(self, fault: Fault, index: int) -> None:
         name = self.observer.script(fault, index)
@@ -228,12 +209,12 @@ class World:
     def _note(self, kind: str, detail: dict[str, Any]) -> None:
         self.journal.append(kind, "world", **detail)
 
-    def _crash(self, party: Party, detail: dict[str, Any]) -> None:
+    def _crash(self, party: Role, detail: dict[str, Any]) -> None:
         self.journal.append("fault.started", "world", **detail)
         self.observer.crash_started(party)
         party.crash()
 
-    def _restart(self, party: Party, detail: dict[str, Any]) -> None:
+    def _restart(self, party: Role, detail: dict[str, Any]) -> None:
         self.journal.append("fault.ended", "world", **detail)
         self.observer.crash_ended(party)
         party.restart()
@@ -274,7 +255,8 @@ class World:
         body = {"loan_id": loan_id, "amount": amount}
         if step.via == "bank":
             if self.bank.up:
-                response = self._serve(self.bank, "pay_at_counter", body)
+                response = self.desk("bank", "pay_at_counter", body)
+                self.observer.bank_answered("pay_at_counter", body, response)
                 if response.ok:
                     self._taken(body, "bank", response)
             else:
@@ -293,7 +275,7 @@ class World:
                             period=step.period)
         self.observer.disputes.append((self.clock.now, body["account"], step.period))
         if self.bureau.up:
-            self._serve(self.bureau, "open_dispute", body)
+            self.desk("bureau", "open_dispute", body)
         else:
             self.journal.append("borrower.refused", "borrower", borrower=step.borrower,
                                 why="bureau is down")
@@ -368,42 +350,113 @@ class World:
                     number += 1
                 self._schedule_habit(borrower, number)
 
-    def run(self, invariants: tuple[str, ...] = INVARIANTS) -> WorldOutcome:
+    def run(self, invariants: tuple[str, ...] = INVARIANTS, *,
+            progress: Callable[[float], None] | None = None) -> WorldOutcome:
         """Start, run to ``until``, check the invariants; the parties are closed afterwards.
 
         A contract violation (under ``strict_contracts``) stops the run: the outcome
-        carries its message as ``error`` and no invariant is checked.
+        carries its message as ``error`` and no invariant is checked. ``progress`` is
+        told the share of the virtual time run so far (0–1) after every virtual day;
+        the events, their order and the digest are the same with it or without.
         """
-        scenario = self.scenario
         try:
-            self.start()
-            self.scheduler.run_until(scenario.until)
+            return self._run(invariants, progress)
         except ContractError as violation:
             return self._stopped(violation)
-        for expectation in scenario.expect.bureau:
+        except SystemFailure as failure:
+            return self._failed(failure)
+        except Unsupported as unsupported:
+            return self._skipped(unsupported)
+        finally:
+            self.close()
+
+    def _run(self, invariants: tuple[str, ...],
+             progress: Callable[[float], None] | None) -> WorldOutcome:
+        self.begin()
+        self._advance(self.scenario.until, progress)
+        return self.finish(invariants)
+
+    # -- driving a world step by step (a test of a system under test) -------------------
+    def begin(self) -> None:
+        """Start the world on the calling thread (it serves calls back into the world)."""
+        self.mailbox.own()
+        self.start()
+
+    def advance(self, to: datetime) -> None:
+        """Run every event before ``to``; the clock is then at ``to``."""
+        if to < self.clock.now:
+            raise LendsimError(f"cannot go back in time: {to.isoformat()} is before now, "
+                               f"{self.clock.now.isoformat()}")
+        self.scheduler.run_until(to)
+
+    def plan(self, action: Repay | Fault | Dispute, at: datetime) -> None:
+        """Add a step to a running world, at or after now."""
+        if at < self.clock.now:
+            raise LendsimError(f"{at.isoformat()} is in the past (now "
+                               f"{self.clock.now.isoformat()})")
+        if isinstance(action, Fault):
+            self._install_fault(action, len(self.observer.scripted))
+        elif isinstance(action, Repay):
+            self.scheduler.at(at, self._repay, action)
+        else:
+            self.scheduler.at(at, self._dispute, action)
+
+    @property
+    def judged_by(self) -> Limits:
+        """The bounds the invariants judge by: the given ones, else the law's."""
+        return self.limits or Limits(recon_wait=self.jurisdiction.recon_wait_limit,
+                                     in_transit=self.jurisdiction.in_transit_limit)
+
+    def judge(self, invariants: tuple[str, ...] = INVARIANTS) -> dict[str, list[Violation]]:
+        """The invariants on what happened so far."""
+        return check_all(self.observer.facts(self.clock.now, self.judged_by), invariants)
+
+    def finish(self, invariants: tuple[str, ...] = INVARIANTS) -> WorldOutcome:
+        """The end of the run: final bureau expectations, the invariants, the outcome."""
+        for expectation in self.scenario.expect.bureau:
             self._check(Check((expectation,)), expectation.line)
         self.journal.append("world.ended", "world", events=self.scheduler.executed)
         self.journal.index_kinds()
-        limits = Limits(recon_wait=self.jurisdiction.recon_wait_limit,
-                        in_transit=self.jurisdiction.in_transit_limit)
-        violations = check_all(self.observer.facts(self.clock.now, limits), invariants)
+        violations = self.judge(invariants)
         evidence = {
-            seq: self.journal.get(seq).brief()
+            seq: self.journal.get(seq).brief(self.clock.tz)
             for found in violations.values() for v in found[:20] for seq in v.evidence
         }
-        outcome = WorldOutcome(self.journal.digest(), len(self.journal), violations,
-                               list(self.checks), evidence, unfired=self.observer.unfired())
-        for party in self.parties.values():
-            party.close()
-        return outcome
+        return WorldOutcome(self.journal.digest(), len(self.journal), violations,
+                            list(self.checks), evidence, unfired=self.observer.unfired())
+
+    def _advance(self, until: datetime, progress: Callable[[float], None] | None) -> None:
+        """Run the scheduler to ``until``, a virtual day at a time when someone watches."""
+        if progress is None:
+            self.scheduler.run_until(until)
+            return
+        start = self.clock.now
+        total = (until - start).total_seconds()
+        edge = start
+        while edge < until:
+            edge = min(edge + _PROGRESS_STEP, until)
+            self.scheduler.run_until(edge)
+            progress((edge - start).total_seconds() / total)
+        progress(1.0)
 
     def _stopped(self, violation: ContractError) -> WorldOutcome:
         """The outcome of a run a contract violation stopped."""
         self.journal.append("contract.violated", "world", party=violation.party,
                             operation=violation.operation, where=violation.where,
                             path=violation.path)
-        outcome = WorldOutcome(self.journal.digest(), len(self.journal), {}, list(self.checks),
-                               error=violation.message)
-        for party in self.parties.values():
-            party.close()
-        return outcome
+        return WorldOutcome(self.journal.digest(), len(self.journal), {}, list(self.checks),
+                            error=violation.message)
+
+    def _failed(self, failure: SystemFailure) -> WorldOutcome:
+        """The outcome of a run a system under test could not go on with."""
+        self.journal.append("system.failed", "world", party=failure.role,
+                            why=failure.message)
+        return WorldOutcome(self.journal.digest(), len(self.journal), {}, list(self.checks),
+                            error=failure.message, stopped_by="system",
+                            details=failure.details)
+
+    def _skipped(self, unsupported: Unsupported) -> WorldOutcome:
+        """The outcome of a run that asked a system for what it does not offer."""
+        self.journal.append("system.unsupported", "world", why=unsupported.reason)
+        return WorldOutcome(self.journal.digest(), len(self.journal), {}, list(self.checks),
+                            skipped=unsupported.reason)

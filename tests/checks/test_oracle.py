@@ -13,10 +13,13 @@ from zoneinfo import ZoneInfo
 import chinese_calendar
 import holidays
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from simulator.checks.oracle import Oracle, Payment
+from simulator.core.amortization import late_penalty
 from simulator.core.calendars import jurisdiction
-from simulator.scenarios.model import Borrower, ContractTerms, LoanTerms, Pays
+from simulator.scenarios.model import PENALTY_FACTOR, Borrower, ContractTerms, LoanTerms, Pays
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -409,3 +412,65 @@ def test_import_walk_sees_party_imports(tmp_path: Path) -> None:
     found = _imported_modules(source, "simulator")
     assert {"simulator.parties.bank", "simulator.parties", "simulator.parties.sms",
             "simulator.parties.bureau"} <= found
+
+
+# -- independent penalty, surplus, buckets ------------------------------------------------
+
+
+@given(principal=st.integers(min_value=1, max_value=10**12),
+       rate=st.decimals(min_value=Decimal("0"), max_value=Decimal("1"), places=8),
+       days=st.integers(min_value=1, max_value=3650))
+def test_the_oracles_penalty_agrees_with_the_banks_rule(principal: int, rate: Decimal,
+                                                        days: int) -> None:
+    """Two independent readings of the penalty clause — the oracle's exact daily accrual and
+    the contract rule the bank and borrowers use — give the same fen for any loan."""
+    loan = LoanTerms(principal, rate, 3, "equal_installment", date(2026, 1, 1))
+    bob = Borrower("bob", "Bob", "110101199003071234", "13812345678", loan, Pays())
+    oracle = Oracle((bob,), ContractTerms(), jurisdiction("CN"))
+    inst = oracle.installment("bob", 1)
+    inst.principal = principal
+    at = datetime.combine(inst.grace_end + timedelta(days=days), time(12), tzinfo=SHANGHAI)
+    assert oracle.penalty(inst, at) == late_penalty(principal, rate, days, PENALTY_FACTOR)
+
+
+def test_surplus_is_only_what_no_installment_owed(make_oracle: MakeOracle) -> None:
+    """A payment beyond the whole loan leaves a surplus of exactly the excess; one that pays
+    ahead prepays the next installments and leaves none."""
+    oracle = make_oracle()
+    pay(oracle, "P1", LEVEL + 500, cn(1, hour=9))
+    assert oracle.surplus("P1") == 0  # prepays installment 2
+    total = sum(i.amount for i in oracle.installments("alice"))
+    pay(oracle, "P2", total, cn(1, month=3, hour=9))
+    assert oracle.surplus("P2") == LEVEL + 500
+
+
+def test_overdue_at_is_past_the_due_end_and_unpaid(make_oracle: MakeOracle) -> None:
+    """An installment is overdue from its due end until it is settled."""
+    oracle = make_oracle()
+    inst = oracle.installment("alice", 1)
+    assert not oracle.overdue_at(inst, cn(1, hour=23))
+    assert oracle.overdue_at(inst, cn(2, hour=0))
+    pay(oracle, "P1", first_in_full(cn(4)), cn(4))
+    assert oracle.overdue_at(inst, cn(3))
+    assert not oracle.overdue_at(inst, cn(5))
+
+
+@pytest.mark.parametrize(
+    ("code", "days", "bucket"),
+    [
+        pytest.param("CN", 0, 0, id="cn-current"),
+        pytest.param("CN", 1, 1, id="cn-code-1-from-1-day"),
+        pytest.param("CN", 30, 1, id="cn-code-1-to-30"),
+        pytest.param("CN", 31, 2, id="cn-code-2-from-31"),
+        pytest.param("CN", 181, 7, id="cn-code-7-from-181"),
+        pytest.param("CN", 999, 7, id="cn-code-7-stays"),
+        pytest.param("US", 29, 0, id="us-29-is-current-11"),
+        pytest.param("US", 30, 1, id="us-71-from-30"),
+        pytest.param("US", 60, 2, id="us-78-from-60"),
+        pytest.param("US", 180, 6, id="us-84-from-180"),
+    ],
+)
+def test_days_past_due_buckets(code: str, days: int, bucket: int) -> None:
+    """Buckets follow CN's payment-history codes (1: 1–30 … 7: 181+) and Metro 2's account
+    statuses (11 current to 29 days, 71: 30–59, 78: 60–89 … 84: 180+)."""
+    assert jurisdiction(code).dpd_bucket(days) == bucket

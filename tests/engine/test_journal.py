@@ -386,3 +386,26 @@ def test_aware_datetime_digest_does_not_depend_on_host_time_zone(
         host_time_zone(name)
         digests.append(replay(appends).digest())
     assert digests[0] == digests[1]
+
+
+def test_brief_shows_instants_in_a_zone_on_request() -> None:
+    """``brief(zone)`` shows the entry's instant and the instants among its fields in that
+    zone, with the offset; ``brief()`` keeps UTC."""
+    clock = Clock(START, SHANGHAI)
+    journal = Journal(clock)
+    journal.append("bank.posted", "bank", value_time=START - timedelta(hours=3), amount=1)
+    entry = journal.get(1)
+    assert entry.brief() == ('#1 2026-01-01T01:00:00+00:00 bank.posted '
+                             '{"amount":1,"value_time":"2025-12-31T22:00:00+00:00"}')
+    assert entry.brief(SHANGHAI) == ('#1 2026-01-01T09:00:00+08:00 bank.posted '
+                                     '{"amount":1,"value_time":"2026-01-01T06:00:00+08:00"}')
+
+
+def test_rows_are_the_entries_undecoded() -> None:
+    """``rows()`` yields every entry in order with its payload as text; ``decode`` of a row
+    is the entry ``entries()`` reads."""
+    journal = replay(BASE)
+    rows = list(journal.rows())
+    assert [row[0] for row in rows] == [1, 2, 3]
+    assert "'L1'" in rows[0][4]
+    assert [Journal.decode(row) for row in rows] == list(journal.entries())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,6 +24,20 @@ def without_personal_data(scenario: Scenario) -> Scenario:
         dataclasses.replace(b, name="", id_number="", phone="") for b in scenario.borrowers))
 
 
+def in_utc(value: Any) -> Any:
+    """``value`` with every instant in it (in dataclasses and tuples) moved to UTC: an instant
+    in New York's repeated hour never equals the same instant with a fixed offset."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC)
+    if isinstance(value, tuple):
+        return tuple(in_utc(item) for item in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.replace(value, **{  # type: ignore[misc]
+            f.name: in_utc(getattr(value, f.name)) for f in dataclasses.fields(value)
+            if f.init})
+    return value
+
+
 #: the library but its scale scenarios (thousands of generated borrowers: slow, and nothing new)
 SMALL = [path for path in discover([LIBRARY]) if "scale" not in path.parts]
 
@@ -30,10 +45,11 @@ SMALL = [path for path in discover([LIBRARY]) if "scale" not in path.parts]
 @pytest.mark.parametrize("path", SMALL, ids=lambda p: p.stem)
 def test_every_library_scenario_reads_back_as_itself(path: Path) -> None:
     """Each library scenario, written by the writer and loaded again, is the same scenario
-    (personal data aside: a file written from the model never carries it)."""
+    (personal data aside: a file written from the model never carries it; an instant with
+    its offset in the file may read back in the zone, the same instant)."""
     scenario = load_scenario(path)
     again = load_scenario_text(scenario_yaml(scenario))
-    assert without_personal_data(again) == without_personal_data(scenario)
+    assert in_utc(without_personal_data(again)) == in_utc(without_personal_data(scenario))
 
 
 def test_named_borrowers_get_the_same_personal_data_back() -> None:

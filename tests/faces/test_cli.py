@@ -3,23 +3,32 @@ input, no traceback."""
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
+import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from click.testing import Result
+from rich.console import Console
 from typer.testing import CliRunner
 
 from simulator.faces.cli import app
 from simulator.scenarios.defects import DEFECTS
 from tests.support.scenario_text import (
     MALFORMED,
+    borrower,
     docking_outage,
+    generated,
     line_of,
     repay,
     world,
@@ -100,11 +109,12 @@ def test_planted_defect_fails_with_exit_1(defect_run: DefectRun) -> None:
 def test_json_report_written(defect_run: DefectRun) -> None:
     """``--json FILE`` writes the README, "Command line" report, creating the folder."""
     report = json.loads(defect_run.json_file.read_text(encoding="utf-8"))
-    assert set(report) == {"scenarios", "passed", "failed"}
+    assert set(report) == {"scenarios", "passed", "failed", "skipped"}
     assert sorted(s["scenario"] for s in report["scenarios"]) == list(INCIDENT_IDS)
     failed = [s for s in report["scenarios"] if not s["passed"]]
     assert tuple(sorted(s["scenario"] for s in failed)) == FAIL_WITHOUT_CORRECTIONS
-    assert (report["passed"], report["failed"]) == (len(INCIDENT_IDS) - 3, 3)
+    assert (report["passed"], report["failed"], report["skipped"]) == \
+        (len(INCIDENT_IDS) - 3, 3, 0)
     assert any(v["invariant"] == "false_reports_corrected"
                for s in failed for v in s["violations"])
 
@@ -224,14 +234,23 @@ def test_quiet_prints_only_failures_and_the_count(tmp_path: Path) -> None:
 
 
 def test_defects_lists_the_catalogue() -> None:
-    """``lendsim defects`` lists all 15 defects, one per line, each with its mistake."""
-    result = invoke("defects")
+    """``lendsim defects`` lists all 15 defects, one per line on a wide page, with its mistake."""
+    result = CliRunner().invoke(app, ["defects"], env={"COLUMNS": "200"})
     assert result.exit_code == 0
     lines = result.stdout.strip().splitlines()
     assert len(lines) == 15
     assert [line.split()[0] for line in lines] == list(DEFECTS)
     for line, defect in zip(lines, DEFECTS.values(), strict=True):
         assert line.endswith(defect.mistake)
+
+
+def test_defects_list_wraps_to_80_columns() -> None:
+    """On an 80-column page each mistake wraps under itself; every line fits."""
+    result = CliRunner().invoke(app, ["defects"], env={"COLUMNS": "80"})
+    lines = result.stdout.splitlines()
+    assert len(lines) > 15 and all(len(line) <= 80 for line in lines)
+    names = [line.split()[0] for line in lines if not line.startswith(" ")]
+    assert names == list(DEFECTS)
 
 
 @pytest.mark.skipif(shutil.which("lendsim") is None, reason="the lendsim command is not installed")
@@ -256,7 +275,8 @@ def test_module_is_runnable_without_console_script(tmp_path: Path) -> None:
     """``python -m simulator.faces.cli defects`` works too (the module has a __main__ guard)."""
     ran = subprocess.run([sys.executable, "-m", "simulator.faces.cli", "defects"],
                          capture_output=True, text=True, timeout=60, check=False,
-                         cwd=Path(__file__).resolve().parents[2])
+                         cwd=Path(__file__).resolve().parents[2],
+                         env={**os.environ, "COLUMNS": "200"})
     assert ran.returncode == 0, ran.stderr
     assert len(ran.stdout.strip().splitlines()) == 15
 
@@ -296,3 +316,193 @@ def test_schemathesis_is_a_runtime_dependency() -> None:
     assert any(dep.startswith("schemathesis") for dep in project["dependencies"])
     assert not any(dep.startswith("schemathesis") for extra in
                    project.get("optional-dependencies", {}).values() for dep in extra)
+
+
+# -- the command line for someone alone: --version, -h, help without type noise -------------
+def test_version_prints_the_package_version() -> None:
+    """``lendsim --version`` prints the installed version and exits 0."""
+    from importlib.metadata import version
+
+    result = invoke("--version")
+    assert result.exit_code == 0
+    assert result.stdout.strip() == f"lendsim {version('lendsim')}"
+
+
+COMMANDS = (("",), ("run",), ("explain",), ("defects",), ("serve",), ("contracts",),
+            ("contracts", "test"))
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "lendsim")
+def test_dash_h_is_help_without_type_noise_in_80_columns(command: tuple[str, ...]) -> None:
+    """``-h`` works like ``--help`` for every command; no ``<bool>``-like type shows beside
+    an option, and every line fits 80 columns."""
+    args = [part for part in command if part]
+    result = CliRunner().invoke(app, [*args, "-h"], env={"COLUMNS": "80", "TERM": "dumb"})
+    assert result.exit_code == 0, result.output
+    assert result.stdout == CliRunner().invoke(
+        app, [*args, "--help"], env={"COLUMNS": "80", "TERM": "dumb"}).stdout
+    assert "Usage:" in result.stdout
+    for noise in ("<bool>", "<list", "<path>", "<int>", "<str>", "[x>="):
+        assert noise not in result.stdout, noise
+    assert all(len(line) <= 80 for line in result.stdout.splitlines())
+
+
+def test_help_shows_metavars() -> None:
+    """Options show what they take: ``--json FILE``, ``--defect NAME``, ``-j N``, ``-k EXPR``."""
+    text = " ".join(CliRunner().invoke(app, ["run", "-h"],
+                                       env={"COLUMNS": "120"}).stdout.split())
+    for shown in ("--json FILE", "--defect NAME", "-j N", "-k EXPR", "--borrower ID"):
+        name, metavar = shown.rsplit(" ", 1)
+        assert re.search(rf"{re.escape(name)}[ │|-]*(?:-\w[ │]*)?{metavar}\b", text), shown
+
+
+# -- run -j, -k, --utc, --borrower --------------------------------------------------------
+def _report(*args: str | Path) -> dict[str, dict[str, object]]:
+    """``lendsim run ARGS --json`` → the report's scenarios by id."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "r.json"
+        result = invoke("run", *args, "--json", path)
+        assert result.exit_code in (0, 1), result.output
+        report = json.loads(path.read_text(encoding="utf-8"))
+    return {s["scenario"]: s for s in report["scenarios"]}
+
+
+def test_run_in_processes_gives_the_same_verdicts_and_digests(tmp_path: Path) -> None:
+    """``-j 2`` gives exactly the verdicts, violations and digests of ``-j 1``, in order."""
+    folder = tmp_path / "scenarios"
+    for number in range(3):
+        write_scenario(folder / f"s{number}.yaml", scenario=f"s{number}", seed=number,
+                       borrowers=[borrower(), generated(3)],
+                       steps=[*docking_outage("2026-02-01T08:00", "3d"),
+                              repay("2026-02-01T21:00")])
+    args = (folder, "--defect", "bank.reports_without_reconciliation")
+    one, two = _report(*args, "-j", "1"), _report(*args, "-j", "2")
+    assert list(one) == list(two) == ["s0", "s1", "s2"]
+    for name in one:
+        for key in ("passed", "digest", "events", "violations", "unexpected"):
+            assert one[name][key] == two[name][key], (name, key)
+    assert not one["s0"]["passed"]
+
+
+def test_negative_jobs_is_bad_input() -> None:
+    """``-j -1`` is bad input: exit 2 saying what -j takes."""
+    assert_bad_input(invoke("run", "-j", "-1", INCIDENT), "-j/--jobs must be 0")
+
+
+def test_k_runs_only_the_scenarios_it_selects() -> None:
+    """``-k "us"`` runs only the incident folder's US scenario; the others are not run."""
+    report = _report(INCIDENT, "-k", "us and not correct")
+    assert list(report) == ["docking-failure-us"]
+
+
+@pytest.mark.parametrize(("expression", "complaint"), [
+    ("us and", "ends too early"),
+    ("no-such-scenario", "selects none of the scenarios"),
+])
+def test_bad_or_empty_k_is_bad_input(expression: str, complaint: str) -> None:
+    """A malformed -k, or one selecting nothing, exits 2 naming the expression."""
+    assert_bad_input(invoke("run", INCIDENT, "-k", expression), f"-k {expression!r}",
+                     complaint)
+
+
+def test_utc_on_request(tmp_path: Path) -> None:
+    """Reports show local time with its offset; with ``--utc`` the same instants in UTC."""
+    path = write_scenario(tmp_path / "docking.yaml",
+                          steps=[*docking_outage("2026-02-01T08:00", "3d"),
+                                 repay("2026-02-01T21:00")])
+    args = (path, "--defect", "bank.reports_without_reconciliation")
+    local = json.dumps(_report(*args))
+    utc = json.dumps(_report(*args, "--utc"))
+    assert "2026-02-01T21:00:00+08:00" in local and "+00:00" not in local
+    assert "2026-02-01T13:00:00+00:00" in utc and "+08:00" not in utc
+
+
+def test_unknown_borrower_is_bad_input() -> None:
+    """``--borrower`` naming nobody in any scenario exits 2 naming it."""
+    assert_bad_input(invoke("run", INCIDENT, "--borrower", "zed"),
+                     "--borrower: no scenario has a borrower 'zed'")
+
+
+# -- defects --matrix --json --junit --------------------------------------------------------
+def test_matrix_writes_json_and_junit(tmp_path: Path) -> None:
+    """``defects --matrix --json --junit`` writes which scenarios catch each defect; JUnit has a
+    baseline suite and a defects suite with a failure for the uncaught defect."""
+    scenario = INCIDENT / "docking-failure-correct-bank.yaml"
+    json_file, junit_file = tmp_path / "m.json", tmp_path / "m.xml"
+    result = invoke("defects", "--matrix", scenario, "-j", "1", "--defect", "bank.utc_cutoff",
+                    "--defect", "bank.reports_without_reconciliation", "--json", json_file,
+                    "--junit", junit_file)
+    assert result.exit_code == 1, result.output
+    report = json.loads(json_file.read_text(encoding="utf-8"))
+    assert report["complete"] is False and report["uncaught"] == ["bank.utc_cutoff"]
+    by_name = {d["defect"]: d for d in report["defects"]}
+    caught = by_name["bank.reports_without_reconciliation"]
+    assert caught["caught"] and caught["caught_by"][0]["scenario"] == \
+        "docking-failure-correct-bank"
+    assert set(caught["caught_by"][0]["invariants"]) == {"no_false_overdue",
+                                                         "no_false_overdue_sms"}
+    root = ET.parse(junit_file).getroot()
+    suites = {s.get("name"): s for s in root.findall("testsuite")}
+    assert set(suites) == {"baseline", "defects"}
+    assert suites["baseline"].get("failures") == "0"
+    failed = [c.get("name") for c in suites["defects"].findall("testcase")
+              if c.find("failure") is not None]
+    assert failed == ["bank.utc_cutoff"]
+
+
+# -- Ctrl-C -----------------------------------------------------------------------------------
+#: scenarios in the interrupted run
+SLOW = 80
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_ctrl_c_stops_cleanly_with_a_partial_summary(tmp_path: Path, jobs: str) -> None:
+    """SIGINT during ``lendsim run`` exits 130 with the summary of what finished, says it was
+    interrupted, writes no report and shows no traceback (in one process or several)."""
+    folder = tmp_path / "scenarios"
+    for number in range(SLOW):  # far more than 8 s of work on any machine
+        write_scenario(folder / f"slow{number:02d}.yaml", scenario=f"slow{number:02d}",
+                       until="2026-06-01", borrowers=[borrower(months=6), generated(60)],
+                       steps=[*docking_outage("2026-02-01T08:00", "3d")])
+    report = tmp_path / "r.json"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "simulator.faces.cli", "run", str(folder), "-j", jobs,
+         "--json", str(report)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=Path(__file__).resolve().parents[2])
+    time.sleep(8)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, out + err
+    # normally some scenarios have finished; on a very slow machine they may still be loading
+    assert re.search(rf"interrupted (after \d+ of {SLOW} scenario\(s\)|before any scenario ran)",
+                     out), out
+    assert re.search(r"\n\d+ passed, 0 failed\n", out), out
+    assert "Traceback" not in out + err
+    assert not report.exists()
+
+
+# -- legends only with colour -----------------------------------------------------------------
+def test_matrix_legend_names_a_colour_only_with_colour() -> None:
+    """An unexplained invariant carries ``*`` either way; the legend says "yellow" only when
+    the console has colour."""
+    from simulator.faces.reports import print_matrix
+    from simulator.world.matrix import Catch, Matrix
+
+    matrix = Matrix(["s"], [], {"bank.no_tolerance": [Catch("s", ("money_conserved",),
+                                                            ("money_conserved",))]})
+    plain, coloured = io.StringIO(), io.StringIO()
+    print_matrix(matrix, Console(file=plain, width=80, color_system=None))
+    print_matrix(matrix, Console(file=coloured, width=80, color_system="standard"))
+    assert "money_conserved*" in plain.getvalue()
+    assert "* : an invariant" not in plain.getvalue()
+    assert "*: an invariant the defect does not explain also fired" in plain.getvalue()
+    assert "yellow" not in plain.getvalue()
+    assert "yellow and *: an invariant" in coloured.getvalue()
+
+
+def test_a_run_off_a_terminal_prints_no_progress(tmp_path: Path) -> None:
+    """Off a terminal the output is the single closing summary: no bar, no ETA."""
+    path = write_scenario(tmp_path / "small.yaml", scenario="small-one")
+    result = invoke("run", path)
+    assert result.exit_code == 0
+    assert "ETA" not in result.output and "━" not in result.output

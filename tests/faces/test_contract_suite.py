@@ -24,7 +24,7 @@ from simulator.faces.cli import app as cli
 from simulator.faces.contract_suite import run_contract_suite, suite_scenario
 from simulator.parties.bank import Bank
 from simulator.serve.sandbox import Sandbox
-from simulator.wire.contracts import DOCUMENTS
+from simulator.wire.contracts import SERVED
 from simulator.wire.signing import Keyring
 
 #: small but enough to meet every check: examples, coverage, fuzzing and stateful phases
@@ -37,7 +37,7 @@ def secrets() -> list[str]:
     return [ring._keys[key_id]._value.decode() for key_id in ring.key_ids]
 
 
-@pytest.mark.parametrize("party", DOCUMENTS)
+@pytest.mark.parametrize("party", SERVED)
 def test_every_contract_passes_in_process(party: str) -> None:
     """Each contract's suite passes against lendsim's own faces with zero failures."""
     report = run_contract_suite([party], seed=0, max_examples=EXAMPLES)

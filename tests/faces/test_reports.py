@@ -6,6 +6,7 @@ import io
 import json
 import re
 import xml.etree.ElementTree as ET
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -66,9 +67,10 @@ def test_the_runs_are_what_the_reports_need(results: list[ScenarioResult]) -> No
 
 
 def test_json_report_shape(results: list[ScenarioResult]) -> None:
-    """The JSON report is {"scenarios": [...], "passed": N, "failed": N}."""
+    """The JSON report is {"scenarios": [...], "passed": N, "failed": N, "skipped": N}."""
     report = json_report(results)
-    assert set(report) == {"scenarios", "passed", "failed"}
+    assert set(report) == {"scenarios", "passed", "failed", "skipped"}
+    assert report["skipped"] == 0
     assert (report["passed"], report["failed"]) == (1, 1)
     assert [s["scenario"] for s in report["scenarios"]] == ["passing-run", "failing-run"]
     assert [s["passed"] for s in report["scenarios"]] == [True, False]
@@ -108,8 +110,61 @@ def test_html_report(results: list[ScenarioResult]) -> None:
     assert page.startswith("<!doctype html>")
     assert "1 passed, 1 failed" in page
     assert "passing-run" in page and "failing-run" in page
-    assert page.count("<tr class='fail'>") == 1
-    assert page.count("<tr class='pass'>") == 1
+    assert page.count('<span class="badge fail">FAIL</span>') == 2  # the table and its section
+    assert page.count('<span class="badge pass">pass</span>') == 2
+    assert "bureau alice 2026-02: expected none, got current" in page
+
+
+def test_junit_names_the_planted_defect(results: list[ScenarioResult]) -> None:
+    """The planted defect is a property of the suite and of the failing case, and is in the
+    case's output; the passing case says none was planted."""
+    suite = ET.fromstring(junit_report(results).encode("utf-8"))
+    suite_properties = {p.get("name"): p.get("value") for p in suite.iter("property")
+                        if p in list(suite.find("properties") or [])}
+    assert suite_properties == {"defects": "bank.reports_without_reconciliation"}
+    passing, failing = suite.findall("testcase")
+    for case, planted in ((passing, "none"), (failing, "bank.reports_without_reconciliation")):
+        properties = {p.get("name"): p.get("value") for p in case.iter("property")}
+        assert properties["defects"] == planted
+        assert len(properties["digest"] or "") == 64
+        assert f"defects planted: {planted}" in (case.findtext("system-out") or "")
+
+
+def test_junit_labels_expected_violations() -> None:
+    """A scenario that declares a violation lists it as expected in its case's output."""
+    text = scenario_text(scenario="expected-run", borrowers=BORROWERS, steps=STEPS,
+                         world={"defects": ["bank.reports_without_reconciliation"]},
+                         expect={"violations": ["no_false_overdue", "no_false_overdue_sms"]})
+    result = run_scenario(load_scenario_text(text, file="scenarios/expected-run.yaml"))
+    assert result.passed
+    suite = ET.fromstring(junit_report([result]).encode("utf-8"))
+    out = suite.findtext("testcase/system-out") or ""
+    assert "expected violations: no_false_overdue ×4, no_false_overdue_sms ×4" in out
+
+
+def test_evidence_is_in_local_time_and_utc_on_request(results: list[ScenarioResult]) -> None:
+    """Evidence lines show instants in the scenario's local time with +08:00; with a zone of
+    UTC every instant of the text is in UTC instead."""
+    local = failure_text(results[1])
+    assert "+08:00 credit_file.changed" in local and "+00:00" not in local
+    utc = failure_text(results[1], zone=UTC)
+    assert "+00:00 credit_file.changed" in utc and "+08:00" not in utc
+
+
+def test_summary_table_fits_80_columns(results: list[ScenarioResult]) -> None:
+    """On an 80-column console the table's lines fit, long scenario names are whole, and an
+    expected violation is in parentheses (no colour needed to tell)."""
+    long_name = "timeout-after-commit-around-day-end-batch"  # the library's longest, 41
+    text = scenario_text(scenario=long_name, borrowers=BORROWERS, steps=STEPS,
+                         world={"defects": ["bank.reports_without_reconciliation"]},
+                         expect={"violations": ["no_false_overdue", "no_false_overdue_sms"]})
+    expected = run_scenario(load_scenario_text(text, file=f"scenarios/{long_name}.yaml"))
+    stream = io.StringIO()
+    print_summary([*results, expected], Console(file=stream, width=80, color_system=None))
+    table = stream.getvalue().split("\n\nFAIL")[0]
+    assert all(len(line) <= 80 for line in table.splitlines()), table
+    assert long_name in table
+    assert "(no_false_overdue), (no_false_overdue_sms)" in " ".join(table.split())
 
 
 def test_failure_text_explains(results: list[ScenarioResult]) -> None:

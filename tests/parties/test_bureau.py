@@ -71,6 +71,43 @@ def test_correction_rewrites_the_history(make_world: MakeWorld, defects: tuple[s
     assert len(entries(world, "bureau.correction")) == (0 if ignored else 1)
 
 
+def test_stale_ordinary_report_does_not_undo_a_correction(make_world: MakeWorld) -> None:
+    """A late copy of an old overdue report, arriving after the correction of that record
+    (a delayed delivery), changes nothing: the corrected record stays current."""
+    world = make_world()
+    submit(world, record("overdue"))
+    submit(world, record("current", correction=True))
+    answer = submit(world, record("overdue"))
+    assert (answer["applied"], answer["ignored"]) == (0, 1)
+    assert status_of(world) == "current"
+    assert list(world.bureau.all_records()) == [(SUBJECT, "L-1", 1, "2026-02", "current", 0)]
+    # a record never corrected still takes a delinquency, on another installment of the file
+    assert submit(world, record("overdue", installment=2))["applied"] == 1
+    assert status_of(world) == "overdue"
+
+
+def test_stale_report_after_a_delayed_delivery_keeps_the_correction(
+    make_world: MakeWorld,
+) -> None:
+    """End to end: the false report the bank sent when its wait ran out is delayed two days on
+    the bureau link while the bank's retry lands, the repayment arrives and is corrected; the
+    delayed copies arriving afterwards leave the record current."""
+    world = begin(make_world(until="2026-02-20T00:00", steps=[
+        fault("2026-02-01T08:00", "outage", link="platform->bank", for_="4d"),
+        fault("2026-02-01T08:00", "outage", link="recon", for_="4d"),
+        repay("2026-02-01T21:00"),
+        fault("2026-02-05T00:00", "delay", link="bank->bureau", by="2d",
+              until="2026-02-05T00:40")]))
+    advance(world, "2026-02-06T00:00")
+    subject = world.scenario.borrowers[0].id_number
+    assert status_of(world, subject, LOAN) == "current"  # corrected at 02-05 08:13
+    advance(world, "2026-02-08T00:00")
+    late = [e for e in entries(world, "link.late") if e.party == "bank->bureau"]
+    assert late, "the delayed copies of the report arrived"
+    assert all(e.at > instant(world, "2026-02-07T00:00") for e in late)
+    assert status_of(world, subject, LOAN) == "current"
+
+
 # -- disputes --------------------------------------------------------------------------------
 
 

@@ -215,3 +215,25 @@ def test_a_crash_while_nothing_is_due_never_fires() -> None:
     result = _run(steps=[*DOCKING["steps"], quiet])
     assert len(result.unfired) == 1 and "crash of sms" in result.unfired[0]
     assert "nothing was due of sms and no call reached it" in result.unfired[0]
+
+
+def test_watching_progress_changes_nothing_in_the_run() -> None:
+    """Run with a progress watcher, a scenario gives the same digest and events as without;
+    the watcher hears shares rising from above 0 to exactly 1."""
+    scenario = load_scenario_text(scenario_text(
+        steps=[*docking_outage("2026-02-01T08:00", "3d"), repay("2026-02-01T21:00")]))
+    shares: list[float] = []
+    watched = run_scenario(scenario, progress=shares.append)
+    plain = run_scenario(scenario)
+    assert (watched.digest, watched.events) == (plain.digest, plain.events)
+    assert len(shares) > 50 and shares == sorted(shares)
+    assert 0 < shares[0] < 0.05 and shares[-1] == 1.0
+
+
+def test_inspect_sees_the_finished_world_with_its_journal_open() -> None:
+    """``inspect`` is called once with the world and the verdict, and can read the journal."""
+    scenario = load_scenario_text(scenario_text())
+    seen: list[tuple[int, bool]] = []
+    result = run_scenario(scenario, inspect=lambda world, verdict: seen.append(
+        (sum(1 for _ in world.journal.entries()), verdict.passed)))
+    assert seen == [(result.events, True)]

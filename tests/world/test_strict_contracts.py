@@ -28,9 +28,10 @@ LIBRARY_ROOT = data_path("scenarios")
 CROWD = 50
 #: every operation a reference party or a borrower calls in a run, by party
 CALLED = {
-    "bank": {"book_loan", "post_repayment", "submit_reconciliation", "verify_dispute"},
+    "bank": {"book_loans", "post_repayment", "submit_reconciliation", "verify_dispute",
+             "list_postings", "pay_at_counter"},
     "platform": {"open_loan", "repay", "list_payments", "installment_overdue",
-                 "installment_cleared"},
+                 "installment_cleared", "list_pending"},
     "bureau": {"submit_reports", "open_dispute"},
     "sms": {"send_batch"},
 }

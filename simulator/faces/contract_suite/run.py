@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
@@ -27,7 +27,7 @@ from simulator.faces.contract_suite.targets import (
 from simulator.scenarios.loader import load_scenario_text
 from simulator.scenarios.model import Scenario
 from simulator.serve.sandbox import Sandbox
-from simulator.wire.contracts import DOCUMENTS
+from simulator.wire.contracts import SERVED
 from simulator.wire.signing import Keyring
 
 __all__ = [
@@ -181,21 +181,23 @@ def run_party(party: str, target: Target, keyring: Keyring, key_id: str, seed: i
     return report
 
 
-def run_contract_suite(parties: Sequence[str] = DOCUMENTS, *, url: str | None = None,
+def run_contract_suite(parties: Sequence[str] = SERVED, *, url: str | None = None,
                        seed: int = 0, max_examples: int = DEFAULT_MAX_EXAMPLES,
                        keyring: Keyring | None = None, key_id: str = SUITE_KEY_ID,
-                       defects: Sequence[str] = (), sandbox: Sandbox | None = None
+                       defects: Sequence[str] = (), sandbox: Sandbox | None = None,
+                       on_party: Callable[[PartyReport], None] | None = None
                        ) -> SuiteReport:
     """Run the suite for ``parties``: in process (a fresh sandbox of :func:`suite_scenario`
-    with ``defects``, or the ``sandbox`` given) or against the server at ``url``.
+    with ``defects``, or the ``sandbox`` given) or against the server at ``url``;
+    ``on_party`` sees each contract's report as it finishes (progress).
 
     Raises :class:`~simulator.core.errors.LendsimError` for bad input (an unknown party, a
     URL that serves no contract, a bad number).
     """
-    unknown = [p for p in parties if p not in DOCUMENTS]
+    unknown = [p for p in parties if p not in SERVED]
     if unknown:
         raise LendsimError(f"no contract for {', '.join(unknown)} "
-                           f"(there are: {', '.join(DOCUMENTS)})")
+                           f"(there are: {', '.join(SERVED)})")
     if max_examples < 1:
         raise LendsimError(f"--max-examples must be at least 1 (got {max_examples})")
     if seed < 0:
@@ -211,6 +213,8 @@ def run_contract_suite(parties: Sequence[str] = DOCUMENTS, *, url: str | None = 
         for party in parties:
             report.parties.append(run_party(party, target, keyring, key_id, seed,
                                              max_examples))
+            if on_party is not None:
+                on_party(report.parties[-1])
     return report
 
 

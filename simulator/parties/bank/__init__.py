@@ -12,10 +12,12 @@ Reference behaviour (README, "Reference behaviour"):
   between, and acts on "unpaid" only once that day's reconciliation file has
   arrived or ``recon_max_wait`` has passed — :mod:`~simulator.parties.bank.batch`;
 * when an on-time repayment arrives late for an installment it already treated
-  as overdue, reverses the penalty interest and sends the bureau a correction
-  — ``ledger``;
+  as overdue, reverses the penalty interest and sends the bureau a correction,
+  and corrects a delinquency it reported for an installment that turns out paid
+  before the reporting threshold; days past due count to the value time — ``ledger``;
 * answers the bureau's dispute verification, asking the platform for
-  repayments it has not received yet — :mod:`~simulator.parties.bank.disputes`.
+  repayments it has not received yet (and not verifying when it cannot ask) —
+  :mod:`~simulator.parties.bank.disputes`.
 
 Messages to other parties go through a durable outbox
 (:class:`simulator.parties.outbox.Outbox`), sent in order per link and retried

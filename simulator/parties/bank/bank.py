@@ -19,9 +19,11 @@ class Bank(Ledger, DayEndBatch, Disputes):
     def routes(self) -> dict[str, Operation]:
         return {
             "book_loan": self.op_book_loan,
+            "book_loans": self.op_book_loans,
             "get_loan": self.op_get_loan,
             "post_repayment": self.op_post_repayment,
             "get_posting": self.op_get_posting,
+            "list_postings": self.op_list_postings,
             "pay_at_counter": self.op_pay_at_counter,
             "submit_reconciliation": self.op_submit_reconciliation,
             "get_reconciliation": self.op_get_reconciliation,

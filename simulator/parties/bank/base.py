@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, timedelta
+from datetime import UTC, date, timedelta, tzinfo
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -65,10 +65,20 @@ class BankBase(Party):
         if holiday_shift == "next_working_day" and not self.defect("ignores_holiday_shift"):
             due_date = self.env.jurisdiction.next_working_day(due_date)
         grace_end = due_date + timedelta(days=grace_days)
-        zone = UTC if self.defect("utc_cutoff") else self._tz
-        due_end = local_midnight(grace_end + timedelta(days=1), zone)
+        due_end = local_midnight(grace_end + timedelta(days=1), self._cutoff_zone())
         result = self._due_cache[key] = (due_date, grace_end.toordinal(), to_us(due_end))
         return result
+
+    def _cutoff_zone(self) -> tzinfo:
+        """The zone whose midnights end the bank's days (UTC under ``bank.utc_cutoff``)."""
+        return UTC if self.defect("utc_cutoff") else self._tz
+
+    def _threshold_us(self, grace_end: int) -> int:
+        """When an unpaid installment (its last grace day an ordinal) reaches the
+        jurisdiction's reporting threshold: the midnight that begins its threshold-th day
+        past due (its due end, where reporting starts at 1 day past due)."""
+        day = date.fromordinal(grace_end + self._threshold)
+        return to_us(local_midnight(day, self._cutoff_zone()))
 
     def _loan_terms(self, loan_id: str) -> LoanTerms | None:
         """The rate and arrears tolerance a loan was booked with (None: no such loan)."""

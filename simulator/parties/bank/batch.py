@@ -6,7 +6,9 @@ The batch runs at ``batch_at`` for the previous business date in two stages:
 day's reconciliation file from the platform has arrived and every earlier day has
 acted (an earlier file may list a repayment still in transit), or after
 ``recon_max_wait``. A repayment listed in a file with an on-time value time
-counts as paid while its transfer is pending. CN reports every night from 1
+counts as paid while its transfer is pending; one made before the reporting
+threshold keeps its installment from being reported delinquent (late, but not
+delinquent). CN reports every night from 1
 day past due, plus a monthly status of every installment due; US reports
 monthly, delinquent from 30 days past due.
 """
@@ -81,7 +83,7 @@ class DayEndBatch(BankBase):
             available += amount
             if required - available <= tolerance:
                 day = from_us(value_us).astimezone(self._tz).date().toordinal()
-                return min(dpd, max(day - grace_end, 0))
+                return min(dpd, max(day - grace_end, 1))
         return dpd
 
     def _earlier_pending(self, day: str) -> bool:
@@ -170,19 +172,23 @@ class DayEndBatch(BankBase):
         suppress = self.defect("suppresses_delinquency")
         with self.db:
             overdue = self.db.execute(
-                "SELECT i.loan_id, i.number, i.period, i.due_end_us, i.max_dpd, i.warned,"
-                " i.reported, l.borrower, l.phone, l.subject_id, i.settled_us IS NULL,"
-                " i.grace_end"
+                "SELECT i.loan_id, i.number, i.period, i.due_end_us, i.grace_end, i.max_dpd,"
+                " i.warned, i.reported, l.borrower, l.phone, l.subject_id, i.settled_us IS NULL"
                 " FROM installments i JOIN loans l USING (loan_id)"
                 " WHERE i.attention = 1 AND i.max_dpd >= 1 AND i.grace_end <= ?"
                 " AND (i.settled_us IS NULL OR i.settled_us >= i.due_end_us)"
                 " ORDER BY i.loan_id, i.number", (ordinal,)).fetchall()
             done = []
-            for (loan_id, number, period, due_end_us, classified_dpd, warned, reported, borrower,
-                 phone, subject, unpaid, grace_end) in overdue:
+            for (loan_id, number, period, due_end_us, grace_end, max_dpd, warned, reported,
+                 borrower, phone, subject, unpaid) in overdue:
                 if unpaid and self._covered(loan_id, number, due_end_us):
                     done.append((loan_id, number))
                     continue
+                # paid late but before the reporting threshold, the payment still in transit:
+                # late (the warning is true), never a delinquency
+                threshold_us = self._threshold_us(grace_end)
+                paid_in_time = unpaid and threshold_us > due_end_us and \
+                    self._covered(loan_id, number, threshold_us)
                 if not warned and unpaid:
                     messages.append({"borrower": borrower, "phone": phone, "loan_id": loan_id,
                                      "installment": number, "reason": "overdue_warning",
@@ -191,9 +197,10 @@ class DayEndBatch(BankBase):
                     self.db.execute("UPDATE installments SET warned = 1 WHERE loan_id = ?"
                                     " AND number = ?", (loan_id, number))
                 # a late repayment in transit stops the days past due at its value time
-                dpd = self._in_transit_dpd(loan_id, number, grace_end, classified_dpd) \
-                    if unpaid else classified_dpd
-                delinquent = dpd >= self._threshold and (report_daily or month_end)
+                dpd = self._in_transit_dpd(loan_id, number, grace_end, max_dpd) \
+                    if unpaid else max_dpd
+                delinquent = dpd >= self._threshold and (report_daily or month_end) \
+                    and not paid_in_time
                 if not unpaid and dpd >= self._threshold and reported != "overdue" \
                         and not delinquent and not suppress:
                     continue  # settled late: it waits for the monthly report

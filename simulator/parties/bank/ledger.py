@@ -29,6 +29,9 @@ from simulator.parties.base import Problem
 
 __all__ = ["VALUE_TIME_SKEW", "Ledger"]
 
+#: postings per page of list_postings, unless the caller asks otherwise
+_PAGE = 500
+
 #: how far past the bank's clock a value time may be (the clocks of two systems differ)
 VALUE_TIME_SKEW = timedelta(minutes=5)
 
@@ -199,10 +202,10 @@ class Ledger(BankBase):
                 if effective_us < inst.due_end_us:
                     inst.max_dpd = 0
                 else:
-                    # days past due stop at the value time, also when the repayment arrives
-                    # after a batch (it was in transit) counted later days
+                    # days past due as of the value time: the days the batch counted while the
+                    # repayment was still in transit do not count
                     day = from_us(effective_us).astimezone(self._tz).date().toordinal()
-                    inst.max_dpd = day - inst.grace_end
+                    inst.max_dpd = max(day - inst.grace_end, 1)
                     inst.attention = 1  # settled late: the batch reports it
             allocation.append([inst.number, to_penalty, to_schedule])
         return allocation, remaining
@@ -228,7 +231,11 @@ class Ledger(BankBase):
         with self.db:
             overtaken = self._latest(loan_id) > effective_us
             read: list[OpenInstallment]
-            given_back_before = self._given_back(loan_id) if overtaken else 0
+            # what each of the loan's postings gave back so far (a re-allocation may leave
+            # an earlier posting with a surplus: it goes back under that posting's payment)
+            refunded_before: dict[str, int] = dict(self.db.execute(
+                "SELECT posting_id, refunded FROM postings WHERE loan_id = ?",
+                (loan_id,)).fetchall()) if overtaken else {}
             if overtaken:
                 read = self._installments(loan_id)
                 for inst in read:
@@ -258,6 +265,7 @@ class Ledger(BankBase):
                     self._open_installments(loan_id, read), terms, amount, effective_us,
                     payment_id)
             cleared = []
+            corrected = []
             for new in read:
                 if new.row() == new.original:
                     continue
@@ -272,6 +280,13 @@ class Ledger(BankBase):
                     cleared.append(old)
                     if old.reported == "overdue" and not self.defect(
                             "no_correction_on_late_arrival"):
+                        new.reported = "current"
+                elif old.reported == "overdue" and self._settled_before_threshold(new) and \
+                        not self._settled_before_threshold(old):
+                    # late, but paid before the reporting threshold: the delinquency reported
+                    # while the repayment was in transit (the wait for a file ran out) is false
+                    corrected.append(old)
+                    if not self.defect("no_correction_on_late_arrival"):
                         new.reported = "current"
                 self.db.execute(
                     "UPDATE installments SET paid = ?, penalty_paid = ?, penalty_charged = ?,"
@@ -288,11 +303,19 @@ class Ledger(BankBase):
             self._forget_in_transit([payment_id])
             for inst in cleared:
                 self._clear_overdue(loan_id, inst, payment_id)
-            # what the loan was paid beyond everything it owes goes back to the borrower
-            surplus = self._given_back(loan_id) - given_back_before if overtaken else refunded
+            for inst in corrected:
+                self._correct_record(loan_id, inst)
+            # what the loan was paid beyond everything it owes goes back to the borrower, as
+            # part of the payment whose allocation left it over
+            returns = [(paid_by, now_refunded - refunded_before.get(posted, 0))
+                       for posted, paid_by, now_refunded in self.db.execute(
+                           "SELECT posting_id, payment_id, refunded FROM postings"
+                           " WHERE loan_id = ? ORDER BY posting_id", (loan_id,))
+                       if now_refunded > refunded_before.get(posted, 0)] if overtaken else \
+                [(payment_id, refunded)] if refunded > 0 else []
         self._postings += 1
-        if surplus > 0:
-            self.env.network.give_back(payment_id, surplus, by=self.name)
+        for paid_by, surplus in returns:
+            self.env.network.give_back(paid_by, surplus, by=self.name)
         self._latest_effective[loan_id] = max(self._latest(loan_id), effective_us)
         response_body = {
             "posting_id": posting_id, "payment_id": payment_id, "loan_id": loan_id,
@@ -302,7 +325,7 @@ class Ledger(BankBase):
         self.journal("posted", payment_id=payment_id, posting_id=posting_id, loan_id=loan_id,
                      amount=amount, applied=applied, refunded=refunded,
                      value_time=value_time, effective=from_us(effective_us))
-        if cleared:
+        if cleared or corrected:
             self.outbox.schedule(now)
         return Response(201, response_body)
 
@@ -339,14 +362,30 @@ class Ledger(BankBase):
         self.outbox.enqueue("bank->platform", "installment_cleared",
                       {"loan_id": loan_id, "installment": inst.number, "kind": "cleared"},
                       ref=loan_id)
-        if inst.reported == "overdue" and not self.defect("no_correction_on_late_arrival"):
-            subject = self._subject(loan_id)
-            record = {"subject_id": subject, "account": loan_id, "installment": inst.number,
-                      "period": period, "status": "current", "days_past_due": 0,
-                      "correction": True}
-            self.outbox.enqueue("bank->bureau", "submit_reports",
-                          {"furnisher": "bank", "records": [record]}, ref=loan_id)
-            self.journal("correction_queued", loan_id=loan_id, installment=inst.number)
+        if inst.reported == "overdue":
+            self._correct_record(loan_id, inst, period)
+
+    def _settled_before_threshold(self, inst: OpenInstallment) -> bool:
+        """Was the installment settled before it reached the reporting threshold?"""
+        return inst.settled_us is not None and \
+            inst.settled_us < self._threshold_us(inst.grace_end)
+
+    def _correct_record(self, loan_id: str, inst: OpenInstallment,
+                        period: str | None = None) -> None:
+        """Queue a correction of the installment's record back to current (in a txn)."""
+        if self.defect("no_correction_on_late_arrival"):
+            return
+        if period is None:
+            period = self.db.execute(
+                "SELECT period FROM installments WHERE loan_id = ? AND number = ?",
+                (loan_id, inst.number)).fetchone()[0]
+        subject = self._subject(loan_id)
+        record = {"subject_id": subject, "account": loan_id, "installment": inst.number,
+                  "period": period, "status": "current", "days_past_due": 0,
+                  "correction": True}
+        self.outbox.enqueue("bank->bureau", "submit_reports",
+                            {"furnisher": "bank", "records": [record]}, ref=loan_id)
+        self.journal("correction_queued", loan_id=loan_id, installment=inst.number)
 
     def _posting_body(self, posting_id: str) -> Body:
         row = self.db.execute(
@@ -361,16 +400,46 @@ class Ledger(BankBase):
     def op_get_posting(self, body: Body, headers: Mapping[str, str]) -> Response:
         return Response(200, self._posting_body(body["posting_id"]))
 
-    def book(self, loans: Iterable[Body]) -> list[str]:
-        """Book the scenario's loans in bulk when the world opens (each body as ``book_loan``
-        takes it); returns their loan ids, as ``book_loan`` would answer them."""
+    def op_list_postings(self, body: Body, headers: Mapping[str, str]) -> Response:
+        """A page of postings in posting-id order, each with when the bank received it."""
+        after = str(body.get("after", ""))
+        limit = int(body.get("limit", _PAGE))
+        if not 1 <= limit <= 1000:
+            raise Problem(422, "Invalid request", "list_postings: limit must be 1 to 1000")
+        rows = self.db.execute(
+            "SELECT posting_id, payment_id, loan_id, amount, applied, refunded, value_us,"
+            " received_us FROM postings WHERE posting_id > ? ORDER BY posting_id LIMIT ?",
+            (after, limit + 1)).fetchall()
+        page = [{"posting_id": r[0], "payment_id": r[1], "loan_id": r[2], "amount": r[3],
+                 "applied": r[4], "refunded": r[5], "value_time": iso_us(r[6]),
+                 "status": "posted", "received_at": iso_us(r[7])} for r in rows[:limit]]
+        more = len(rows) > limit
+        return Response(200, {"postings": page,
+                              "next": page[-1]["posting_id"] if more else None})
+
+    def op_book_loans(self, body: Body, headers: Mapping[str, str]) -> Response:
+        """Book a file of loans in one transaction (all or none)."""
+        loans = body["loans"]
+        if not isinstance(loans, list) or not loans:
+            raise Problem(422, "Invalid request", "book_loans: loans must be a non-empty list")
         loan_rows = []
         installment_rows: list[tuple[Any, ...]] = []
-        for body in loans:
-            loan, installments = self._loan_rows(body)
+        answers = []
+        for loan_body in loans:
+            loan, installments = self._loan_rows(loan_body)
             loan_rows.append(loan)
             installment_rows.extend(installments)
+            answers.append({"loan_id": loan[0], "installments": [
+                {"number": i[1], "due_date": i[2], "principal": i[6], "interest": i[7]}
+                for i in installments]})
+        ids = [row[0] for row in loan_rows]
         with self.db:
+            known = self.db.execute(
+                "SELECT loan_id FROM loans WHERE loan_id IN (SELECT value FROM json_each(?))"
+                " ORDER BY loan_id LIMIT 1", (json.dumps(ids),)).fetchone()
+            if known is not None or len(set(ids)) != len(ids):
+                raise Problem(409, "Loan exists", f"loan {known[0] if known else ids[0]} is "
+                                                  "already booked")
             self._insert_loans(loan_rows, installment_rows)
         self.journal("loans_booked", loans=len(loan_rows), installments=len(installment_rows))
-        return [loan[0] for loan in loan_rows]
+        return Response(201, {"loans": answers})

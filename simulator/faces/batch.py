@@ -1,0 +1,115 @@
+"""A batch of scenario runs for the command line: one process or several, with progress.
+
+``lendsim run`` hands every scenario to :func:`run_batch`: in this process when
+there is one scenario or one job (then the bar moves with each scenario's
+virtual time), else in worker processes (results in scenario order, so the
+verdicts, digests and reports are the same as in one process). For the HTML
+report each run is also *explained* — timelines and evidence read while its
+journal is open (:mod:`simulator.faces.explain`). Ctrl-C stops the batch; what
+finished is kept and the batch says it was interrupted.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC
+
+from simulator.faces.explain import TIMELINES_PER_SCENARIO, Explanation, explain_world
+from simulator.faces.progress import Meter
+from simulator.scenarios.model import Scenario
+from simulator.sut.runs import SystemRun, run_with_system
+from simulator.world.pool import Interrupted, run_jobs
+from simulator.world.runner import ScenarioResult, run_scenario
+from simulator.world.world import World
+
+__all__ = ["Batch", "Done", "Job", "run_batch", "run_job"]
+
+#: a finished run and, when asked for, its explanation
+Done = tuple[ScenarioResult, Explanation | None]
+
+
+@dataclass(frozen=True)
+class Job:
+    """One scenario to run, and what to read of it."""
+
+    scenario: Scenario
+    defects: tuple[str, ...] = ()
+    strict_contracts: bool = False
+    #: read timelines and every piece of evidence (for the HTML report)
+    explain: bool = False
+    #: borrowers whose timelines to draw whatever happens
+    picks: tuple[str, ...] = ()
+    utc: bool = False
+    #: the most timelines drawn besides the picks
+    limit: int = TIMELINES_PER_SCENARIO
+    #: a system under test in a role (``lendsim run --sut``, ``lendsim check``)
+    system: SystemRun | None = None
+
+
+@dataclass(frozen=True)
+class Batch:
+    """The runs that finished, in scenario order."""
+
+    done: list[Done]
+    total: int
+    interrupted: bool
+    seconds: float
+    workers: int
+
+    @property
+    def results(self) -> list[ScenarioResult]:
+        return [result for result, _ in self.done]
+
+    @property
+    def explanations(self) -> list[Explanation | None]:
+        return [explanation for _, explanation in self.done]
+
+
+def run_job(job: Job, progress: Callable[[float], None] | None = None) -> Done:
+    """Run one scenario (a worker process calls this too)."""
+    explained: list[Explanation] = []
+
+    def inspect(world: World, result: ScenarioResult) -> None:
+        explained.append(explain_world(world, result, job.picks,
+                                       zone=UTC if job.utc else None, limit=job.limit))
+
+    if job.system is not None:
+        result = run_with_system(job.scenario, job.system, job.defects,
+                                 strict_contracts=job.strict_contracts, progress=progress,
+                                 inspect=inspect if job.explain else None)
+    else:
+        result = run_scenario(job.scenario, job.defects, strict_contracts=job.strict_contracts,
+                              progress=progress, inspect=inspect if job.explain else None)
+    return result, explained[0] if explained else None
+
+
+def _moving(meter: Meter, index: int) -> Callable[[float], None]:
+    """Progress of job ``index`` as a share of its virtual time, onto ``meter``."""
+    return lambda share: meter.set(index + share)
+
+
+def run_batch(jobs: Sequence[Job], *, workers: int, meter: Meter) -> Batch:
+    """Run ``jobs`` in up to ``workers`` processes, moving ``meter`` as they finish."""
+    began = time.perf_counter()
+    workers = max(1, min(workers, len(jobs)))
+    done: dict[int, Done] = {}
+    interrupted = False
+    try:
+        if workers == 1:
+            for index, job in enumerate(jobs):
+                done[index] = run_job(job, _moving(meter, index))
+                meter.set(index + 1)
+        else:
+            finished = run_jobs(run_job, jobs, workers=workers,
+                                on_done=lambda index, _: meter.advance(), tick=meter.tick)
+            done = dict(enumerate(finished))
+    except Interrupted as stop:
+        done, interrupted = dict(stop.done), True
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        meter.close()
+    return Batch([done[i] for i in sorted(done)], len(jobs), interrupted,
+                 time.perf_counter() - began, workers)
