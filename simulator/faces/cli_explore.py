@@ -96,7 +96,9 @@ def explore(
         raise typer.Exit(INTERRUPTED) from None
     finally:
         backend.close()
-    print_campaign(campaign, common.console)
+    rerun = " ".join((*((f"--sut {sut}",) if sut is not None else ()),
+                      *((f"--profile {profile}",) if profile is not None else ())))
+    print_campaign(campaign, common.console, rerun=rerun)
     if json_file is not None:
         try:
             write_campaign_json(json_file, campaign)

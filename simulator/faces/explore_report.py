@@ -2,9 +2,11 @@
 
 Progress goes to standard error (a line every few seconds: runs done, runs/s,
 violating runs, distinct invariants); the summary to standard output: the campaign's
-figures, then each invariant violated with how many runs violated it, the first run
-and its shrunk scenario, and any run whose two plays wrote different journals, with
-the first entry where they part. Personal data is masked everywhere.
+figures (with a system under test, how many worlds did not apply to it and why), then
+each invariant violated with how many runs violated it, the first run and its shrunk
+scenario (with the ``lendsim run`` options that reproduce it), and any run whose two
+plays wrote different journals, with the first entry where they part. Personal data is
+masked everywhere.
 """
 
 from __future__ import annotations
@@ -46,15 +48,30 @@ def _headline(campaign: Campaign) -> str:
     planted = (f"defect{'s' if len(campaign.defects) > 1 else ''} "
                f"{', '.join(campaign.defects)} planted" if campaign.defects
                else "no defect planted")
+    under_test = f", {campaign.under_test} under test" if campaign.under_test else ""
     return (f"lendsim explore — seed {campaign.seed}, {campaign.runs:,} runs in "
             f"{campaign.seconds:.1f} s ({campaign.runs_per_second:.1f} runs/s) on "
-            f"{campaign.backend}, {planted}")
+            f"{campaign.backend}, {planted}{under_test}")
 
 
-def print_campaign(campaign: Campaign, console: Console) -> None:
-    """The campaign's summary (see the module's docstring)."""
+def _skips(campaign: Campaign) -> list[str]:
+    """How many worlds did not apply to the system under test, and the first reasons."""
+    if not campaign.skipped:
+        return []
+    lines = [f"{campaign.skipped:,} world(s) skipped: they do not apply to the system under "
+             "test"]
+    lines.extend(f"      {count:,} × the world {reason}"
+                 for reason, count in campaign.skip_reasons.items())
+    return lines
+
+
+def print_campaign(campaign: Campaign, console: Console, *, rerun: str = "") -> None:
+    """The campaign's summary (see the module's docstring); ``rerun`` are the options
+    ``lendsim run`` needs to reproduce a shrunk file (``--sut …``)."""
     out = console.print
     out(_headline(campaign), markup=False, soft_wrap=True)
+    for line in _skips(campaign):
+        out(redact(line), markup=False, soft_wrap=True)
     if campaign.clean:
         out(f"every invariant held in every run; {campaign.twice:,} run(s) played twice "
             "wrote identical journals", markup=False)
@@ -74,8 +91,13 @@ def print_campaign(campaign: Campaign, console: Console) -> None:
         cut = ", budget spent" if result.exhausted else ""
         out(f"{head} → shrunk to {result.lines} lines ({result.evaluations} runs, "
             f"{result.seconds:.1f} s{cut}){where}", markup=False, soft_wrap=True)
-        message = result.played.first.get(shrunk.target) or result.played.error or ""
-        out(f"      {redact(message)}", markup=False, soft_wrap=True)
+        message = result.played.first.get(shrunk.target) or result.played.error or \
+            result.played.failure or ""
+        for line in message.split("\n")[:6]:
+            out(f"      {redact(line)}", markup=False, soft_wrap=True)
+        if shrunk.file is not None and rerun:
+            out(f"      reproduce: lendsim run {rerun} {shrunk.file}", markup=False,
+                soft_wrap=True)
     for finding in campaign.nondeterministic:
         divergence = finding.divergence
         assert divergence is not None

@@ -76,3 +76,53 @@ def test_out_that_is_a_file_is_bad_input(tmp_path: Path) -> None:
     taken.write_text("", encoding="utf-8")
     result = invoke("--runs", "1", "--out", taken)
     assert result.exit_code == 2 and "--out" in result.stderr and "not a folder" in result.stderr
+
+
+REFERENCE_BANK = "bank=python:simulator.sut.reference:bank_app"
+
+
+def test_the_reference_bank_under_test_explores_clean(tmp_path: Path) -> None:
+    """With the reference bank as the system under test (--sut, as for `lendsim run`), a few
+    worlds hold every invariant: exit 0, the summary and the JSON name the system."""
+    report = tmp_path / "explore.json"
+    result = invoke("--runs", "2", "--seed", "3", "-j", "1", "--sut", REFERENCE_BANK,
+                    "--out", tmp_path / "out", "--json", report)
+    assert result.exit_code == 0, result.output
+    assert f"{REFERENCE_BANK} under test" in result.stdout
+    assert "every invariant held in every run" in result.stdout
+    data = json.loads(report.read_text(encoding="utf-8"))
+    assert (data["runs"], data["under_test"], data["findings"]) == (2, REFERENCE_BANK, [])
+
+
+def test_a_system_that_cannot_go_on_is_a_finding_reproduced_with_its_sut(
+        tmp_path: Path) -> None:
+    """A platform that answers a clock move with its clock an hour behind stops every world:
+    system_failed is the finding, its shrunk file is written, and `lendsim run --sut` on that
+    file fails the same way (the summary prints that command)."""
+    sut = "platform=python:tests.support.systems:platform_clock_back"
+    out = tmp_path / "out"
+    result = invoke("--runs", "1", "--seed", "2", "-j", "1", "--sut", sut, "--out", out,
+                    "--shrink-runs", "4")
+    assert result.exit_code == 1, result.output
+    assert "system_failed" in result.stdout
+    assert "answered set_clock with its clock at" in result.stdout
+    (file,) = out.glob("*.yaml")
+    assert f"reproduce: lendsim run --sut {sut} {file}" in " ".join(result.stdout.split())
+    rerun = CliRunner().invoke(app, ["run", "--sut", sut, str(file)])
+    assert rerun.exit_code == 1
+    assert "system under test failed" in rerun.stdout
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    pytest.param(["--sut", REFERENCE_BANK, "--defect", "bank.utc_cutoff"],
+                 "defects are planted in reference parties only", id="defect-in-sut"),
+    pytest.param(["--sut", "teller=python:x:y"], "teller", id="unknown-role"),
+    pytest.param(["--profile", "profile.yaml"], "give --sut too", id="profile-alone"),
+])
+def test_bad_system_options_exit_2(args: list[str], needle: str, tmp_path: Path) -> None:
+    """--sut and --profile are checked as for `lendsim run`: one error line, exit 2."""
+    (tmp_path / "profile.yaml").write_text("role: bank\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["explore", "--runs", "1", *[
+        str(tmp_path / a) if a.endswith(".yaml") else a for a in args]])
+    assert result.exit_code == 2, result.output
+    assert needle in " ".join(result.stderr.split()) and "Traceback" not in result.output
