@@ -10,7 +10,8 @@ day, a month's end (a 31st clamped to a shorter month), a leap day or a year's e
 (:mod:`~simulator.explore.spots`), in China or the United States. Each borrower has a
 habit: on time, at 23:59 local on the last day, just after midnight, early, late,
 partial, over, at the bank's counter, never, or a mix. Faults come from
-:mod:`~simulator.explore.swarm`.
+:mod:`~simulator.explore.swarm`; a share of worlds also has the docking link down
+beyond the bank's wait, declaring the harm that does (:mod:`~simulator.explore.harms`).
 
 An explored world has no expectations: every invariant must hold. So a world is *fair*:
 nothing the reference parties could not have got right — no repayment before its loan
@@ -30,6 +31,7 @@ from simulator.core.amortization import schedule
 from simulator.core.calendars import Jurisdiction, add_months, local_midnight
 from simulator.core.calendars import jurisdiction as jurisdiction_of
 from simulator.core.rng import derive_seed
+from simulator.explore.harms import SHARE, beyond_the_wait
 from simulator.explore.spots import spots
 from simulator.explore.swarm import Hotspot, swarm_faults
 from simulator.scenarios.borrowers import default_personal_data
@@ -38,6 +40,7 @@ from simulator.scenarios.model import (
     Borrower,
     ContractTerms,
     Dispute,
+    Expect,
     LoanTerms,
     Pays,
     PlatformPolicy,
@@ -208,6 +211,18 @@ def generate_world(seed: int, run: int) -> Scenario:
     last_end = max(due_end(b.loan, covered, terms, jurisdiction) for b in borrowers)
     tail = rng.choice((2, 5, 10, 25) if code == "CN" else (5, 20, 40, 70))
     until = local_midnight(last_end.astimezone(tz).date() + timedelta(days=tail), tz)
+    expect = Expect()
+    # drawn from a stream of its own: the worlds without it stay as they were
+    beyond = random.Random(derive_seed(seed, f"explore:beyond-wait:{run}"))
+    if beyond.random() < SHARE:
+        harm = beyond_the_wait(beyond, [
+            (b.id, k, due_end(b.loan, k, terms, jurisdiction))
+            for b in borrowers if b.pays.kind == "manual" for k in range(1, covered + 1)],
+            bank, jurisdiction, start)
+        if harm is not None:
+            steps.extend(harm.steps)
+            until = max(until, harm.until)
+            expect = Expect(violations=harm.expected)
     if rng.random() < 0.15:  # a borrower disputes the period of their first installment
         who = rng.choice(borrowers)
         end = due_end(who.loan, 1, terms, jurisdiction)
@@ -237,4 +252,4 @@ def generate_world(seed: int, run: int) -> Scenario:
         summary=f"A world lendsim explore generated: seed {seed}, run {run}.",
         start=start, until=until, borrowers=tuple(borrowers), tags=("explore",),
         jurisdiction=code, seed=wseed, terms=terms, bank=bank, platform=platform,
-        steps=tuple(steps))
+        steps=tuple(steps), expect=expect)

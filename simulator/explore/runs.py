@@ -1,7 +1,11 @@
 """One explored run: build the world, run it, and say what — if anything — went wrong.
 
-An explored world has no expectations, so every violated invariant is a finding, and
-so is an exception escaping the world (a party that crashed for real). With a system
+An explored world demands nothing, so every violated invariant is a finding — but for
+the harm a world declares a correct party still causes (``expect.violations``: a
+docking link down longer than the bank may wait, :mod:`~simulator.explore.generate`),
+judged as ``lendsim run`` judges it — and so is an exception escaping the world (a party
+that crashed for real). A declared harm that did not happen is no finding; the play
+notes it (:attr:`Played.unmet`) so that a shrunk file never declares it. With a system
 under test in a role (``--sut``) the world is fitted to it as ``lendsim run --sut``
 does (:func:`~simulator.sut.applicability.fit`): one it does not apply to is skipped
 with the reason, and a system that could not go on (it stopped answering, died, broke
@@ -55,6 +59,8 @@ class Played:
     failure: str | None = None
     #: why the world does not apply to the system under test (it did not run)
     skipped: str | None = None
+    #: the declared harms (indexes into ``expect.violations``) that did not happen
+    unmet: tuple[int, ...] = ()
 
     @property
     def violated(self) -> tuple[str, ...]:
@@ -152,11 +158,20 @@ def play_keeping_journal(scenario: Scenario, defects: tuple[str, ...] = (),
         failure = "\n".join((outcome.error, *outcome.details))
         return Played(digest=outcome.digest, events=outcome.events, counts={}, first={},
                       failure=redact(failure)), world.journal
-    found = {name: violations for name, violations in outcome.violations.items() if violations}
+    declared = world.scenario.expect.violations
+    found = {name: [v for v in violations if not any(
+                 entry.invariant == name and entry.covers(v.borrower, v.installment)
+                 for entry in declared)]
+             for name, violations in outcome.violations.items()}
+    found = {name: violations for name, violations in found.items() if violations}
+    unmet = tuple(index for index, entry in enumerate(declared) if not any(
+        entry.covers(v.borrower, v.installment)
+        for v in outcome.violations.get(entry.invariant, ())))
     return Played(
         digest=outcome.digest, events=outcome.events,
         counts={name: len(violations) for name, violations in found.items()},
         first={name: redact(violations[0].message) for name, violations in found.items()},
+        unmet=unmet,
     ), world.journal
 
 

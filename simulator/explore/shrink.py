@@ -14,6 +14,10 @@ until nothing more can go:
    due rather than an amount, at the counter → in the app, instants on the hour;
    loans of round principal, rate 0 or 12 %, equal installments, habits closer to 0 days.
 
+A world's declared harms (``expect.violations``) are never dropped to make a candidate
+pass, but those the shrunk world no longer shows are, at the end: the file declares only
+what happens in it, so ``lendsim run`` fails on the target alone.
+
 Every candidate is written as a scenario file and loaded back
 (:func:`~simulator.scenarios.loader.load_scenario_text`) before it is run, so one the
 loader would refuse is never kept, and the result is a file ``lendsim run`` reproduces.
@@ -401,6 +405,14 @@ def shrink(scenario: Scenario, target: str, defects: tuple[str, ...] = (), *,
         exhausted = True
     assert shrinker.best is not None
     best, text, played = shrinker.best
+    if played.unmet:  # declared harms the shrunk world no longer shows: not declared
+        kept = tuple(entry for index, entry in enumerate(best.expect.violations)
+                     if index not in played.unmet)
+        shrinker.budget += 1
+        pruned = dataclasses.replace(best, expect=dataclasses.replace(best.expect,
+                                                                      violations=kept))
+        if shrinker.fails(pruned):
+            best, text, played = shrinker.best
     return Shrunk(target=target, text=text, scenario=best, played=played,
                   evaluations=shrinker.evaluations, seconds=time.perf_counter() - began,
                   original_lines=original.count("\n"), exhausted=exhausted)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
-from datetime import UTC, date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from simulator.core.calendars import jurisdiction
 from simulator.explore.generate import due_end, generate_world
@@ -16,6 +16,16 @@ from simulator.scenarios.model import Fault, Repay, Scenario
 from tests.support.positions import positionless
 
 WORLDS = 200
+
+
+def docking_outage(scenario: Scenario) -> list[Fault]:
+    """The world's outages of the repayment API and the reconciliation file over one window
+    (a world beyond the bank's wait has them)."""
+    outages = [s.action for s in scenario.steps if isinstance(s.action, Fault)
+               and s.action.kind == "outage"]
+    return [f for f in outages if f.link in ("platform->bank", "recon") and any(
+        g.link != f.link and g.link in ("platform->bank", "recon")
+        and (g.start, g.end) == (f.start, f.end) for g in outages)]
 
 
 @functools.cache
@@ -88,11 +98,13 @@ def test_worlds_are_fair() -> None:
     """What a correct party could not get right never happens: the bank waits at most the
     jurisdiction's 3 days for a file, the platform forwards within hours, faults together
     last less than that wait, and only the borrower's app and the reconciliation file are
-    refused for good (a 4xx)."""
+    refused for good (a 4xx); a world beyond the wait is fair but for its docking outage."""
     for scenario in worlds():
         assert scenario.bank.recon_max_wait <= timedelta(days=3)
         assert scenario.platform.forward_after + scenario.platform.retry_max <= timedelta(hours=3)
         faults = [s.action for s in scenario.steps if isinstance(s.action, Fault)]
+        if scenario.expect.violations:  # beyond the wait: its docking outage is the harm
+            faults = [f for f in faults if f not in docking_outage(scenario)]
         spent = sum((f.end.astimezone(UTC) - f.start.astimezone(UTC) + (f.by or timedelta(0))
                      for f in faults), timedelta(0))
         assert spent <= scenario.bank.recon_max_wait - scenario.platform.retry_max, scenario.id
@@ -100,3 +112,40 @@ def test_worlds_are_fair() -> None:
             if fault.kind == "error" and fault.status is not None and \
                     400 <= fault.status < 500 and fault.status not in (408, 409, 429):
                 assert fault.link in ("borrower->platform", "recon"), scenario.id
+
+
+def test_some_worlds_go_beyond_the_wait_and_declare_the_harm() -> None:
+    """About one world in twelve (only borrowers who repay by script can be caught) has the
+    repayment API and the reconciliation file down together from before an on-time repayment
+    of the installment until after the bank's wait ran out at the batch of its first late day;
+    it declares the false text (and in China, where 1 day past due is reported, the false
+    record) in any scope, and runs on at least 5 days after the link is back."""
+    beyond = [scenario for scenario in worlds() if scenario.expect.violations]
+    assert WORLDS * 0.04 <= len(beyond) <= WORLDS * 0.2
+    for scenario in beyond:
+        profile = jurisdiction(scenario.jurisdiction)
+        docking = docking_outage(scenario)
+        api = next(f for f in docking if f.link == "platform->bank")
+        assert any(f.link == "recon" and f.end == api.end for f in docking), scenario.id
+        # a repayment of all that is due in the app, at most 2 hours after the link went down
+        paid = [s for s in scenario.steps if isinstance(s.action, Repay)
+                and api.start < s.at <= api.start + timedelta(hours=2)
+                and (s.action.via, s.action.amount, s.action.short_by) == ("platform", None, None)]
+        caught = []
+        for step in paid:
+            repay = step.action
+            assert isinstance(repay, Repay)
+            loan = next(b.loan for b in scenario.borrowers if b.id == repay.borrower)
+            end = due_end(loan, repay.installment, scenario.terms, profile)
+            first_late = end.astimezone(profile.tz).date()
+            batch = datetime.combine(first_late + timedelta(days=1), scenario.bank.batch_at,
+                                     tzinfo=profile.tz)
+            caught.append(step.at < end and api.end.astimezone(UTC) > (
+                batch + scenario.bank.recon_max_wait).astimezone(UTC))
+        assert any(caught), scenario.id
+        assert scenario.until - api.end >= timedelta(days=5)
+        declared = [entry.invariant for entry in scenario.expect.violations]
+        assert declared == (["no_false_overdue", "no_false_overdue_sms"]
+                            if scenario.jurisdiction == "CN" else ["no_false_overdue_sms"])
+        assert all(not e.borrowers and not e.installments and e.count is None
+                   for e in scenario.expect.violations)

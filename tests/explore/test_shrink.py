@@ -13,6 +13,7 @@ from simulator.explore.generate import generate_world
 from simulator.explore.runs import play
 from simulator.explore.shrink import ddmin, shrink
 from simulator.scenarios.loader import load_scenario_text
+from simulator.scenarios.model import Expect, ExpectedViolation
 from simulator.world.runner import run_scenario
 
 
@@ -78,3 +79,44 @@ def test_a_spent_budget_keeps_the_smallest_failing_world_so_far() -> None:
 def test_a_world_that_does_not_fail_is_not_shrunk() -> None:
     """Shrinking a world that does not violate the invariant gives nothing."""
     assert shrink(generate_world(3, 4), "no_false_overdue", budget=5) is None
+
+
+def test_a_declared_harm_excuses_its_violations_and_goes_when_it_no_longer_happens() -> None:
+    """A world that declares no_false_overdue and in_transit_bounded as harms, with
+    bank.utc_cutoff planted: no_false_overdue is no finding there (it is declared), but
+    no_false_overdue_sms is; shrunk for it, the file declares only harms that still happen
+    (never in_transit_bounded), so `lendsim run` fails on the target alone."""
+    world = dataclasses.replace(
+        generate_world(3, 4), defects=("bank.utc_cutoff",),
+        expect=Expect(violations=(ExpectedViolation("no_false_overdue"),
+                                  ExpectedViolation("in_transit_bounded"))))
+    played = play(world)
+    assert "no_false_overdue" not in played.counts and "no_false_overdue_sms" in played.counts
+    assert played.unmet == (1,)
+    shrunk = shrink(world, "no_false_overdue_sms", budget=30)
+    assert shrunk is not None
+    loaded = load_scenario_text(shrunk.text)
+    declared = [entry.invariant for entry in loaded.expect.violations]
+    assert "in_transit_bounded" not in declared
+    result = run_scenario(loaded)
+    assert result.unexpected == ["no_false_overdue_sms"] and not result.missing
+    assert all(result.violations[name] for name in declared)
+
+
+def test_a_world_beyond_the_wait_keeps_its_harm_when_shrunk() -> None:
+    """Run 30 of seed 1 has the docking link down beyond the bank's wait (China): the false
+    record is declared, and with bank.no_correction_on_late_arrival nobody corrects it. Shrunk
+    for false_reports_corrected, the file still declares the false record and text (they are
+    what the missing correction is about), and `lendsim run` fails on the correction."""
+    world = generate_world(1, 30)
+    assert [e.invariant for e in world.expect.violations] == ["no_false_overdue",
+                                                             "no_false_overdue_sms"]
+    assert not play(world).violated
+    defect = ("bank.no_correction_on_late_arrival",)
+    assert "false_reports_corrected" in play(world, defect).counts
+    shrunk = shrink_run(1, 30, "false_reports_corrected", defect, 60, None)
+    assert shrunk is not None
+    loaded = load_scenario_text(shrunk.text)
+    assert [e.invariant for e in loaded.expect.violations][:1] == ["no_false_overdue"]
+    result = run_scenario(loaded)
+    assert "false_reports_corrected" in result.unexpected and not result.missing
