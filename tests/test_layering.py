@@ -24,10 +24,12 @@ LAYERS: dict[str, frozenset[str]] = {
     "serve": frozenset({"core", "scenarios", "wire", "engine", "parties", "checks", "world"}),
     "sut": frozenset({"core", "scenarios", "wire", "engine", "parties", "checks", "world",
                       "serve"}),
+    "explore": frozenset({"core", "scenarios", "wire", "engine", "parties", "checks", "world",
+                          "sut"}),
     "faces": frozenset({"core", "scenarios", "wire", "engine", "parties", "checks", "world",
-                        "serve", "sut"}),
+                        "serve", "sut", "explore"}),
     "root": frozenset({"core", "scenarios", "wire", "engine", "parties", "checks", "world",
-                       "serve", "sut", "faces"}),
+                       "serve", "sut", "explore", "faces"}),
 }
 
 

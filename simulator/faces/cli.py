@@ -36,6 +36,7 @@ from simulator.faces.cli_common import (
     Utc,
     default_paths,
 )
+from simulator.faces.cli_explore import register as register_explore
 from simulator.faces.cli_help import CONTEXT, Command, Group
 from simulator.faces.cli_systems import Profile, Timeout, system_run
 from simulator.faces.cli_systems import register as register_systems
@@ -380,6 +381,7 @@ def contracts_test(
 
 
 register_systems(app)
+register_explore(app)
 
 
 def main() -> None:

@@ -242,6 +242,8 @@ _SAID: dict[str, Callable[[Entry, tzinfo], str]] = {
     "world.started": lambda e, z: (
         f"world starts: seed {e.data.get('seed')}, {e.data.get('borrowers')} borrower(s)"),
     "world.ended": lambda e, z: f"world ends after {e.data.get('events')} events",
+    "world.restarted": lambda e, z: (
+        f"run over: the {e.data.get('party')}, still down, comes back to be read"),
     "bureau.reports_received": lambda e, z: (
         f"bureau takes {e.data.get('records')} record(s) from {e.data.get('furnisher')}, "
         f"applies {e.data.get('applied')}"),

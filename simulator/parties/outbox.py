@@ -42,9 +42,12 @@ def backoff(attempts: int, first: timedelta, cap: timedelta) -> timedelta:
     ``cap``."""
     if attempts < 1:
         raise ValueError(f"attempts counts failed tries, from 1 (got {attempts})")
-    if attempts > 40:  # 2**40 × any sensible first wait is far beyond any cap
-        return cap
-    return min(first * (1 << (attempts - 1)), cap)
+    wait = first
+    for _ in range(attempts - 1):  # doubling stops at the cap (it would overflow a timedelta)
+        if wait >= cap:
+            return cap
+        wait *= 2
+    return min(wait, cap)
 
 
 def refused_for_good(status: int | None) -> bool:

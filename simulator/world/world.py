@@ -138,6 +138,8 @@ class World:
             oracle=self.oracle, network=self.network, links=self.links, desk=self.desk,
             bank=self.bank, bureau=self.bureau, sms=self.sms)
         self._borrowers = {b.id: b for b in scenario.borrowers}
+        #: parties a scripted crash took down that have not restarted yet, by name
+        self._down: dict[str, Role] = {}
 
     def _system(self, role: str, stage: Stage) -> Role:
         """The system under test in ``role``; if it cannot be brought in, what was already
@@ -213,10 +215,12 @@ class World:
         self.journal.append("fault.started", "world", **detail)
         self.observer.crash_started(party)
         party.crash()
+        self._down[party.name] = party
 
     def _restart(self, party: Role, detail: dict[str, Any]) -> None:
         self.journal.append("fault.ended", "world", **detail)
         self.observer.crash_ended(party)
+        self._down.pop(party.name, None)
         party.restart()
 
     def _schedule_behaviours(self) -> None:
@@ -415,7 +419,15 @@ class World:
         return check_all(self.observer.facts(self.clock.now, self.judged_by), invariants)
 
     def finish(self, invariants: tuple[str, ...] = INVARIANTS) -> WorldOutcome:
-        """The end of the run: final bureau expectations, the invariants, the outcome."""
+        """The end of the run: final bureau expectations, the invariants, the outcome.
+
+        A party whose crash lasts beyond the end comes back first, from its database alone
+        (as at the end of its crash), so that its state can be read through its contract;
+        nothing runs after the end, so nothing it would do then happens."""
+        for name, party in sorted(self._down.items()):
+            self.journal.append("world.restarted", "world", party=name)
+            party.restart()
+        self._down.clear()
         for expectation in self.scenario.expect.bureau:
             self._check(Check((expectation,)), expectation.line)
         self.journal.append("world.ended", "world", events=self.scheduler.executed)

@@ -480,6 +480,57 @@ def test_us_reports_monthly_from_dpd_30(
         "overdue" if reported else "current")
 
 
+def test_late_repayment_in_transit_across_the_batch_keeps_its_own_days_past_due(
+    make_world: MakeWorld,
+) -> None:
+    """A repayment 29 days late that reaches the bank only after the batch counted day 30 (the
+    bank was down) settles the installment at 29 days past due: the US month-end report,
+    from 30 days, leaves it out (explore found the bank reporting 30)."""
+    world = begin(make_world(jurisdiction="US", disbursed="2026-01-10", steps=[
+        fault("2026-03-11T11:00", "crash", party="bank", for_="1d"),
+        repay("2026-03-11T12:00")]))
+    advance(world, "2026-04-03T00:00")
+    settled = installment(world, 1)
+    assert settled["settled_us"] == to_us(instant(world, "2026-03-11T12:00"))
+    # due 2026-02-10, late from 02-11: 03-11 is day 29 (February 2026 has 28 days)
+    assert settled["max_dpd"] == 29
+    assert [e for e in records(world) if e.data["installment"] == 1] == []
+    subject = world.scenario.borrowers[0].id_number
+    assert world.bureau.read_period_status(subject, LOAN, "2026-02") == "current"
+
+
+def test_a_day_does_not_act_before_an_earlier_days_file_is_in(make_world: MakeWorld) -> None:
+    """The bank is down from 01:00 after the due date for 23 hours: when it is back, the next
+    day's (empty) file arrives before the due date's, which lists the on-time repayment in
+    transit. The next day's batch waits for the earlier file, so nobody is texted or reported
+    overdue (explore found the bank acting on the later file first)."""
+    world = begin(make_world(platform={"forward_after": "2h"}, steps=[
+        repay("2026-02-01T23:00"),
+        fault("2026-02-02T01:00", "crash", party="bank", for_="1384m")]))
+    advance(world, "2026-02-05T00:00")
+    assert warnings(world) == []
+    assert [e for e in records(world) if e.data["installment"] == 1] == []
+    acted = [e.data["business_date"] for e in entries(world, "bank.batch_acted")]
+    assert acted == sorted(acted), "business dates act in order"
+    assert {"2026-02-01", "2026-02-02"} <= set(acted)
+
+
+def test_a_late_repayment_in_transit_at_month_end_keeps_its_days_past_due(
+    make_world: MakeWorld,
+) -> None:
+    """US: installment 1 is due 2026-03-02 and paid at 23:59 on 03-31, 29 days late; the
+    repayment is still in transit when the month-end batch acts, but the file lists it, so the
+    bank counts 29 days (below the 30 the US reports from), not the batch's 30."""
+    world = begin(make_world(jurisdiction="US", disbursed="2026-02-02",
+                             platform={"forward_after": "2h"},
+                             steps=[repay("2026-03-31T23:59")]))
+    advance(world, "2026-04-03T00:00")
+    assert [e for e in records(world) if e.data["status"] == "overdue"] == []
+    assert installment(world, 1)["max_dpd"] == 29
+    subject = world.scenario.borrowers[0].id_number
+    assert world.bureau.read_period_status(subject, LOAN, "2026-03") == "current"
+
+
 # -- planted defects: each changes exactly what it names ----------------------------------
 
 

@@ -163,3 +163,18 @@ def test_journal_and_report_carry_no_personal_data() -> None:
         for secret in (person.id_number, person.phone, person.name):
             assert secret not in text, f"{person.id}'s personal data is in the journal"
             assert secret not in report, f"{person.id}'s personal data is in the report"
+
+
+def test_a_party_still_down_at_the_end_comes_back_to_be_read() -> None:
+    """A bank and a platform whose crashes last beyond ``until`` come back (journalled) once
+    the run is over, so the world reads their state through their contracts and judges every
+    invariant, instead of stopping on their 503."""
+    scenario = load(steps=[repay("2026-02-01T10:00"),
+                           fault("2026-02-28T20:00", "crash", party="bank", for_="2d"),
+                           fault("2026-02-28T21:00", "crash", party="platform", for_="2d")])
+    built = World(scenario)
+    outcome = built.run()
+    assert outcome.error is None and not any(outcome.violations.values())
+    restarted = [e.data["party"] for e in built.journal.entries() if e.kind == "world.restarted"]
+    assert restarted == ["bank", "platform"]
+    assert built.clock.now == scenario.until

@@ -3,7 +3,8 @@
 The batch runs at ``batch_at`` for the previous business date in two stages:
 *classify* (days past due, penalty interest of every unpaid installment), then
 *act* (overdue text messages, bureau delinquencies) — but only once that
-day's reconciliation file from the platform has arrived, or after
+day's reconciliation file from the platform has arrived and every earlier day has
+acted (an earlier file may list a repayment still in transit), or after
 ``recon_max_wait``. A repayment listed in a file with an on-time value time
 counts as paid while its transfer is pending; one made before the reporting
 threshold keeps its installment from being reported delinquent (late, but not
@@ -62,9 +63,34 @@ class DayEndBatch(BankBase):
                      count=len(entries), in_transit=len(pending))
         stage = self.db.execute("SELECT stage FROM cob WHERE business_date = ?",
                                 (business_date,)).fetchone()
-        if stage is not None and stage[0] == "waiting":
+        if stage is not None and stage[0] == "waiting" and not self._earlier_pending(
+                business_date):
             self.timer(self.now, self._act, business_date)
         return self.op_get_reconciliation(body, headers)
+
+    def _in_transit_dpd(self, loan_id: str, number: int, grace_end: int, dpd: int) -> int:
+        """Days past due of an unpaid installment, stopped at the value time of the repayments
+        in transit that settle it (and those before it); ``dpd`` when none do."""
+        (required,) = self.db.execute(
+            "SELECT coalesce(sum(principal + interest - paid), 0) FROM installments"
+            " WHERE loan_id = ? AND number <= ?", (loan_id, number)).fetchone()
+        terms = self._loan_terms(loan_id)
+        tolerance = terms.tolerance if terms is not None else 0
+        available = 0
+        for amount, value_us in self.db.execute(
+                "SELECT amount, value_us FROM in_transit WHERE loan_id = ? ORDER BY value_us",
+                (loan_id,)).fetchall():
+            available += amount
+            if required - available <= tolerance:
+                day = from_us(value_us).astimezone(self._tz).date().toordinal()
+                return min(dpd, max(day - grace_end, 1))
+        return dpd
+
+    def _earlier_pending(self, day: str) -> bool:
+        """Has the batch of an earlier business date still to act? Its file may list a
+        repayment in transit that this day's actions must count, so this day waits for it."""
+        return self.db.execute("SELECT 1 FROM cob WHERE business_date < ? AND stage != 'acted'"
+                               " LIMIT 1", (day,)).fetchone() is not None
 
     def op_get_reconciliation(self, body: Body, headers: Mapping[str, str]) -> Response:
         row = self.db.execute(
@@ -118,7 +144,8 @@ class DayEndBatch(BankBase):
         self._cob_running = False
         received = self.db.execute("SELECT 1 FROM reconciliation_files WHERE business_date = ?",
                                    (day,)).fetchone()
-        if received or self.defect("reports_without_reconciliation"):
+        if (received and not self._earlier_pending(day)) or \
+                self.defect("reports_without_reconciliation"):
             self._act(day)
             return
         with self.db:
@@ -169,16 +196,19 @@ class DayEndBatch(BankBase):
                     notices.append((loan_id, number))
                     self.db.execute("UPDATE installments SET warned = 1 WHERE loan_id = ?"
                                     " AND number = ?", (loan_id, number))
-                delinquent = max_dpd >= self._threshold and (report_daily or month_end) \
+                # a late repayment in transit stops the days past due at its value time
+                dpd = self._in_transit_dpd(loan_id, number, grace_end, max_dpd) \
+                    if unpaid else max_dpd
+                delinquent = dpd >= self._threshold and (report_daily or month_end) \
                     and not paid_in_time
-                if not unpaid and max_dpd >= self._threshold and reported != "overdue" \
+                if not unpaid and dpd >= self._threshold and reported != "overdue" \
                         and not delinquent and not suppress:
                     continue  # settled late: it waits for the monthly report
                 done.append((loan_id, number))
                 if delinquent and reported != "overdue" and not suppress:
                     records.append({"subject_id": subject, "account": loan_id,
                                     "installment": number, "period": period,
-                                    "status": "overdue", "days_past_due": max_dpd,
+                                    "status": "overdue", "days_past_due": dpd,
                                     "correction": False})
                     self.db.execute("UPDATE installments SET reported = 'overdue'"
                                     " WHERE loan_id = ? AND number = ?", (loan_id, number))
@@ -211,3 +241,10 @@ class DayEndBatch(BankBase):
                      warnings=len(messages), reports=len(records))
         if messages or records or notices:
             self.outbox.schedule(self.now)
+        # the next business date waiting only for this one acts now, if its file is in
+        following = self.db.execute(
+            "SELECT c.business_date FROM cob c JOIN reconciliation_files f USING (business_date)"
+            " WHERE c.business_date > ? AND c.stage = 'waiting' ORDER BY c.business_date"
+            " LIMIT 1", (day,)).fetchone()
+        if following is not None and not self._earlier_pending(following[0]):
+            self.timer(self.now, self._act, following[0])
