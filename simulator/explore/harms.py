@@ -7,12 +7,14 @@ finally arrives with its on-time value time — need a world where it did. So on
 in :data:`SHARE` has the docking link (the repayment API and the reconciliation file)
 down from shortly before a borrower repays an installment on time until after the
 bank's wait for the file ran out at the first day-end batch that finds it late, and a
-few hours more. Any correct bank then texts the borrower and (in China, where one day
-past due is reported) reports the installment delinquent; README, "Scenario reference"
-(Expected violations), and the library's ``outages/api-and-recon-down-longer-than-wait``
-call that a legitimate harm. The world declares it — ``no_false_overdue_sms`` and, in
-China, ``no_false_overdue``, in any scope — and runs on long enough for the repayment to
-arrive and every false record to be corrected; everything else must still hold.
+few hours more. Any correct bank then texts the borrower and may report the installment
+delinquent — at once in China, where one day past due is reported; in the United
+States when an earlier installment the repayment also settles has reached 30 days past
+due by the bank's count. README, "Scenario reference" (Expected violations), and the
+library's ``outages/api-and-recon-down-longer-than-wait`` call that a legitimate harm.
+The world declares it — ``no_false_overdue`` and ``no_false_overdue_sms``, in any scope
+— and runs on long enough for the repayment to arrive and every false record to be
+corrected; everything else must still hold.
 
 In a share (:data:`LONG`) of those reported from one day past due, the link stays down
 longer than the jurisdiction's correction limit after the borrower disputes the false
@@ -90,7 +92,7 @@ def beyond_the_wait(rng: random.Random, due_ends: list[tuple[str, int, datetime,
     batch = bank.batch_at.hour * 60 + bank.batch_at.minute
     acts = _local(late + timedelta(days=1), batch, jurisdiction) + bank.recon_max_wait
     back = acts + timedelta(hours=rng.choice((1, 3, 6)))
-    # days past due at the act: from one day (CN reports it) to a few (US waits for 30)
+    # reported at once (CN, from one day past due): a dispute can be about it
     reported = jurisdiction.report_threshold_dpd <= 1
     extra: list[Step] = []
     if reported and rng.random() < LONG:
@@ -104,8 +106,7 @@ def beyond_the_wait(rng: random.Random, due_ends: list[tuple[str, int, datetime,
     begin_local, back_local = begin.astimezone(tz), back.astimezone(tz)
     steps = tuple(Step(begin_local, Fault("outage", begin_local, back_local, link=link))
                   for link in ("platform->bank", "recon"))
-    expected = (*((ExpectedViolation("no_false_overdue"),) if reported else ()),
-                ExpectedViolation("no_false_overdue_sms"))
+    expected = (ExpectedViolation("no_false_overdue"), ExpectedViolation("no_false_overdue_sms"))
     until = local_midnight(back_local.date() + _AFTER, tz)
     return Harm((*steps, Step(paid.astimezone(tz), Repay(handle, number)), *extra), expected,
                 until, platform)

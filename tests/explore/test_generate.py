@@ -120,10 +120,9 @@ def test_some_worlds_go_beyond_the_wait_and_declare_the_harm() -> None:
     """About one world in twelve (only borrowers who repay by script can be caught) has the
     repayment API and the reconciliation file down together from before an on-time repayment
     of the installment until after the bank's wait ran out at the batch of its first late day;
-    it declares the false text (and in China, where 1 day past due is reported, the false
-    record) in any scope, and runs on at least 5 days after the link is back. In some (China)
-    the borrower disputes the false record and the link stays down beyond the correction limit
-    after that, but less than 30 days from the repayment."""
+    it declares the false text and record in any scope, and runs on at least 5 days after the
+    link is back. In some (China) the borrower disputes the false record and the link stays
+    down beyond the correction limit after that, but less than 30 days from the repayment."""
     beyond = [scenario for scenario in worlds() if scenario.expect.violations]
     assert WORLDS * 0.04 <= len(beyond) <= WORLDS * 0.2
     long = 0
@@ -157,8 +156,7 @@ def test_some_worlds_go_beyond_the_wait_and_declare_the_harm() -> None:
             assert api.end - paid[0].at < timedelta(days=30)
         assert scenario.until - api.end >= timedelta(days=5)
         declared = [entry.invariant for entry in scenario.expect.violations]
-        assert declared == (["no_false_overdue", "no_false_overdue_sms"]
-                            if scenario.jurisdiction == "CN" else ["no_false_overdue_sms"])
+        assert declared == ["no_false_overdue", "no_false_overdue_sms"]
         assert all(not e.borrowers and not e.installments and e.count is None
                    for e in scenario.expect.violations)
     assert long >= 1
