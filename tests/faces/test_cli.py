@@ -476,7 +476,11 @@ def test_ctrl_c_stops_cleanly_with_a_partial_summary(tmp_path: Path, jobs: str) 
         text=True, cwd=Path(__file__).resolve().parents[2])
     time.sleep(8)
     process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=60)
+    try:
+        out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()  # a failure must not leave it running into other tests
+        process.communicate()
     assert process.returncode == 130, out + err
     # normally some scenarios have finished; on a very slow machine they may still be loading
     assert re.search(rf"interrupted (after \d+ of {SLOW} scenario\(s\)|before any scenario ran)",

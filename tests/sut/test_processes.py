@@ -71,5 +71,9 @@ def test_ctrl_c_stops_the_system_and_exits_130(tmp_path: Path) -> None:
     """Ctrl-C while lendsim waits for the system stops it and exits 130."""
     lendsim, pid = start(tmp_path)
     lendsim.send_signal(signal.SIGINT)
-    assert lendsim.wait(timeout=30) == 130
+    try:
+        assert lendsim.wait(timeout=30) == 130
+    finally:
+        lendsim.kill()  # a failure must not leave it running into other tests
+        lendsim.wait()
     assert gone_within(pid, 10)
