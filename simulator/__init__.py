@@ -19,13 +19,17 @@ and put your own bank or platform in a world (README, "Test your own bank or pla
         assert world.finish().passed
 """
 
+import typing as _typing
+
 from simulator.core.errors import LendsimError, ScenarioError, UnknownDefectError
 from simulator.scenarios.defects import DEFECTS
 from simulator.scenarios.loader import discover, load_scenario, load_scenario_text
 from simulator.scenarios.model import INVARIANTS, Scenario
-from simulator.sut.api import system_world
 from simulator.world.runner import ScenarioResult, run_scenario
 from simulator.world.world import World
+
+if _typing.TYPE_CHECKING:
+    from simulator.sut.api import system_world
 
 __all__ = [
     "DEFECTS",
@@ -42,3 +46,14 @@ __all__ = [
     "run_scenario",
     "system_world",
 ]
+
+
+def __getattr__(name: str) -> _typing.Any:
+    """``system_world`` is imported on first use, so its layer (transports, freezegun,
+    responses) is not paid for by every command that never runs a system under test."""
+    if name == "system_world":
+        from simulator.sut.api import system_world
+
+        globals()[name] = system_world
+        return system_world
+    raise AttributeError(f"module 'simulator' has no attribute {name!r}")

@@ -66,13 +66,20 @@ def world_seed(seed: int, run: int) -> int:
     return derive_seed(seed, f"explore:world-seed:{run}") % 100_000_000
 
 
+def _due_date(loan: LoanTerms, number: int, terms: ContractTerms,
+              jurisdiction: Jurisdiction) -> date:
+    """Installment ``number``'s due date (shifted past holidays if the contract says so)."""
+    due = add_months(loan.disbursed, number)
+    if terms.holiday_shift == "next_working_day":
+        due = jurisdiction.next_working_day(due)
+    return due
+
+
 def due_end(loan: LoanTerms, number: int, terms: ContractTerms,
             jurisdiction: Jurisdiction) -> datetime:
     """When installment ``number`` becomes late under the contract: local midnight after its
     due date (shifted past holidays if the contract says so) plus the grace days."""
-    due = add_months(loan.disbursed, number)
-    if terms.holiday_shift == "next_working_day":
-        due = jurisdiction.next_working_day(due)
+    due = _due_date(loan, number, terms, jurisdiction)
     return local_midnight(due + timedelta(days=terms.grace_days + 1), jurisdiction.tz)
 
 
@@ -216,22 +223,22 @@ def generate_world(seed: int, run: int) -> Scenario:
     beyond = random.Random(derive_seed(seed, f"explore:beyond-wait:{run}"))
     if beyond.random() < SHARE:
         harm = beyond_the_wait(beyond, [
-            (b.id, k, due_end(b.loan, k, terms, jurisdiction))
+            (b.id, k, due_end(b.loan, k, terms, jurisdiction),
+             f"{_due_date(b.loan, k, terms, jurisdiction):%Y-%m}")
             for b in borrowers if b.pays.kind == "manual" for k in range(1, covered + 1)],
-            bank, jurisdiction, start)
+            bank, platform, jurisdiction, start)
         if harm is not None:
             steps.extend(harm.steps)
             until = max(until, harm.until)
             expect = Expect(violations=harm.expected)
+            platform = harm.platform
     if rng.random() < 0.15:  # a borrower disputes the period of their first installment
         who = rng.choice(borrowers)
         end = due_end(who.loan, 1, terms, jurisdiction)
         at = _local(end.astimezone(tz).date() + timedelta(days=rng.choice((2, 5, 10))),
                     rng.randint(9 * 60, 18 * 60), tz)
         if at < until:
-            period = add_months(who.loan.disbursed, 1)
-            if terms.holiday_shift == "next_working_day":
-                period = jurisdiction.next_working_day(period)
+            period = _due_date(who.loan, 1, terms, jurisdiction)
             steps.append(Step(at, Dispute(who.id, f"{period:%Y-%m}")))
     hotspots = [Hotspot(s.at, "step") for s in steps]
     for borrower in borrowers:

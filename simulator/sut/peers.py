@@ -188,8 +188,9 @@ class RequestsRouter:
         self._lock = threading.Lock()
 
     def attach(self, peers: Peers, base: str) -> None:
-        """Route calls under ``base`` to ``peers`` (one world's) from now on; patches
-        ``requests`` on first use."""
+        """Route calls under ``base`` to ``peers`` (one world's) from now on; ``requests`` is
+        patched until :meth:`detach`, so nothing outside a world (the user's other tests in
+        the same process) ever meets the patch."""
         with self._lock:
             if self._transport is not None:
                 self._transport.close()
@@ -210,14 +211,11 @@ class RequestsRouter:
                 self._transport.close()
             self._peers = self._transport = None
             if self._mock is not None:
-                self._mock.calls.reset()
+                self._mock.stop(allow_assert=False)
+                self._mock = None
 
     def close(self) -> None:
         self.detach()
-        with self._lock:
-            if self._mock is not None:
-                self._mock.stop(allow_assert=False)
-                self._mock = None
 
     def _route(self, request: requests.PreparedRequest) -> tuple[int, dict[str, str], bytes]:
         url = str(request.url)

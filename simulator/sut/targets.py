@@ -38,24 +38,21 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from simulator.core.errors import LendsimError
 from simulator.core.privacy import redact
 from simulator.core.topology import ROLES
-from simulator.sut.peers import LoopbackServer, Peers, RequestsRouter
-from simulator.sut.system import SystemUnderTest
-from simulator.sut.transports import (
-    AsgiTransport,
-    HttpTransport,
-    Transport,
-    TransportError,
-    WsgiTransport,
-)
 from simulator.wire.contracts import Contracts, load_contracts
 from simulator.wire.signing import TEST_KEY_IDS, Keyring, well_known_secret
 from simulator.world.roles import Stage, SystemFailure
+
+if TYPE_CHECKING:  # imported when a system is built: a command that parses targets only
+    # (every CLI start) never pays for the HTTP stacks
+    from simulator.sut.peers import LoopbackServer, Peers, RequestsRouter
+    from simulator.sut.system import SystemUnderTest
+    from simulator.sut.transports import HttpTransport, Transport
 
 __all__ = ["DEFAULT_TIMEOUT", "Launcher", "TargetSpec", "app_target", "parse_system",
            "parse_target", "system_environment"]
@@ -335,6 +332,8 @@ class Launcher:
     # -- one world -------------------------------------------------------------------------
     def factory(self, stage: Stage) -> SystemUnderTest:
         """The system, brought into the world of ``stage``."""
+        from simulator.sut.peers import LoopbackServer, Peers
+
         role = self.spec.role
         holder: list[SystemUnderTest] = []
 
@@ -359,6 +358,15 @@ class Launcher:
 
     def _build(self, stage: Stage, peers: Peers, server: LoopbackServer, urls: dict[str, str],
                releases: list[Callable[[], None]]) -> SystemUnderTest:
+        from simulator.sut.peers import RequestsRouter
+        from simulator.sut.system import SystemUnderTest
+        from simulator.sut.transports import (
+            AsgiTransport,
+            HttpTransport,
+            TransportError,
+            WsgiTransport,
+        )
+
         spec = self.spec
         transport: Transport
         details: Callable[[], tuple[str, ...]] | None = None

@@ -12,7 +12,7 @@ from simulator.explore.spots import spots
 from simulator.explore.swarm import FAULT_KINDS
 from simulator.explore.writer import scenario_yaml
 from simulator.scenarios.loader import load_scenario_text
-from simulator.scenarios.model import Fault, Repay, Scenario
+from simulator.scenarios.model import Dispute, Fault, Repay, Scenario
 from tests.support.positions import positionless
 
 WORLDS = 200
@@ -101,7 +101,9 @@ def test_worlds_are_fair() -> None:
     refused for good (a 4xx); a world beyond the wait is fair but for its docking outage."""
     for scenario in worlds():
         assert scenario.bank.recon_max_wait <= timedelta(days=3)
-        assert scenario.platform.forward_after + scenario.platform.retry_max <= timedelta(hours=3)
+        # a platform retries twice a day at most only through a month-long declared outage
+        slowest = timedelta(hours=14) if scenario.expect.violations else timedelta(hours=3)
+        assert scenario.platform.forward_after + scenario.platform.retry_max <= slowest
         faults = [s.action for s in scenario.steps if isinstance(s.action, Fault)]
         if scenario.expect.violations:  # beyond the wait: its docking outage is the harm
             faults = [f for f in faults if f not in docking_outage(scenario)]
@@ -118,10 +120,12 @@ def test_some_worlds_go_beyond_the_wait_and_declare_the_harm() -> None:
     """About one world in twelve (only borrowers who repay by script can be caught) has the
     repayment API and the reconciliation file down together from before an on-time repayment
     of the installment until after the bank's wait ran out at the batch of its first late day;
-    it declares the false text (and in China, where 1 day past due is reported, the false
-    record) in any scope, and runs on at least 5 days after the link is back."""
+    it declares the false text and record in any scope, and runs on at least 5 days after the
+    link is back. In some (China) the borrower disputes the false record and the link stays
+    down beyond the correction limit after that, but less than 30 days from the repayment."""
     beyond = [scenario for scenario in worlds() if scenario.expect.violations]
     assert WORLDS * 0.04 <= len(beyond) <= WORLDS * 0.2
+    long = 0
     for scenario in beyond:
         profile = jurisdiction(scenario.jurisdiction)
         docking = docking_outage(scenario)
@@ -143,9 +147,16 @@ def test_some_worlds_go_beyond_the_wait_and_declare_the_harm() -> None:
             caught.append(step.at < end and api.end.astimezone(UTC) > (
                 batch + scenario.bank.recon_max_wait).astimezone(UTC))
         assert any(caught), scenario.id
+        disputes = [s for s in scenario.steps if isinstance(s.action, Dispute)
+                    and api.start < s.at < api.end]
+        if api.end - api.start > timedelta(days=10):  # outlasting a dispute's limit
+            long += 1
+            assert disputes and scenario.platform.retry_max == timedelta(hours=12)
+            assert api.end > disputes[0].at + profile.correction_limit
+            assert api.end - paid[0].at < timedelta(days=30)
         assert scenario.until - api.end >= timedelta(days=5)
         declared = [entry.invariant for entry in scenario.expect.violations]
-        assert declared == (["no_false_overdue", "no_false_overdue_sms"]
-                            if scenario.jurisdiction == "CN" else ["no_false_overdue_sms"])
+        assert declared == ["no_false_overdue", "no_false_overdue_sms"]
         assert all(not e.borrowers and not e.installments and e.count is None
                    for e in scenario.expect.violations)
+    assert long >= 1

@@ -24,6 +24,7 @@ from typer.testing import CliRunner
 
 from simulator.faces.cli import app
 from simulator.scenarios.defects import DEFECTS
+from tests.support.processes import interruptible
 from tests.support.scenario_text import (
     MALFORMED,
     borrower,
@@ -470,12 +471,16 @@ def test_ctrl_c_stops_cleanly_with_a_partial_summary(tmp_path: Path, jobs: str) 
                        steps=[*docking_outage("2026-02-01T08:00", "3d")])
     report = tmp_path / "r.json"
     process = subprocess.Popen(
-        [sys.executable, "-m", "simulator.faces.cli", "run", str(folder), "-j", jobs,
-         "--json", str(report)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        cwd=Path(__file__).resolve().parents[2])
+        interruptible("-m", "simulator.faces.cli", "run", str(folder), "-j", jobs,
+                      "--json", str(report)), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, cwd=Path(__file__).resolve().parents[2])
     time.sleep(8)
     process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=60)
+    try:
+        out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()  # a failure must not leave it running into other tests
+        process.communicate()
     assert process.returncode == 130, out + err
     # normally some scenarios have finished; on a very slow machine they may still be loading
     assert re.search(rf"interrupted (after \d+ of {SLOW} scenario\(s\)|before any scenario ran)",

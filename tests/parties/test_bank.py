@@ -531,6 +531,26 @@ def test_a_late_repayment_in_transit_at_month_end_keeps_its_days_past_due(
     assert world.bureau.read_period_status(subject, LOAN, "2026-03") == "current"
 
 
+def test_a_day_acting_late_leaves_the_month_ends_installments_to_its_act(
+    make_world: MakeWorld,
+) -> None:
+    """US: installment 1, due 2026-02-10, is never paid. The file of 03-30 is held up by a
+    recon outage until after the month-end batch classified 03-31; 03-30 then acts first, and
+    the month end's act must still see the installment (49 days past due) and report it
+    (explore found the late act consuming it: the delinquency was never reported)."""
+    world = begin(make_world(jurisdiction="US", disbursed="2026-01-10", months=1,
+                             bank={"batch_at": "00:05"}, platform={"retry_first": "5m"},
+                             steps=[fault("2026-03-31T01:00", "outage", link="recon",
+                                          for_="1336m")]))
+    advance(world, "2026-04-02T00:00")
+    acted = [e.data["business_date"] for e in entries(world, "bank.batch_acted")]
+    assert acted[-2:] == ["2026-03-30", "2026-03-31"]
+    (record,) = [e for e in records(world) if e.data["installment"] == 1]
+    assert record.data["days_past_due"] >= 30
+    subject = world.scenario.borrowers[0].id_number
+    assert world.bureau.read_period_status(subject, LOAN, "2026-02") == "overdue"
+
+
 # -- planted defects: each changes exactly what it names ----------------------------------
 
 

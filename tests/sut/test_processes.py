@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.processes import interruptible
+
 LIBRARY = Path(__file__).parents[2] / "scenarios"
 #: a system that records its pid, then never listens: lendsim waits for it (up to --timeout)
 SLEEPER = ("import os, pathlib, sys, time; "
@@ -32,8 +34,9 @@ def start(tmp_path: Path) -> tuple[subprocess.Popen[bytes], int]:
     pid_file = tmp_path / "pid"
     target = f"command:{sys.executable} -c '{SLEEPER}' {pid_file} {{port}}"
     lendsim = subprocess.Popen(
-        [sys.executable, "-m", "simulator", "run", "-q", "-j", "1", "--timeout", "120",
-         "--sut", f"platform={target}", str(LIBRARY / "money" / "early-payoff.yaml")],
+        interruptible("-m", "simulator", "run", "-q", "-j", "1", "--timeout", "120",
+                      "--sut", f"platform={target}",
+                      str(LIBRARY / "money" / "early-payoff.yaml")),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while not pid_file.exists() or not pid_file.read_text():
@@ -68,5 +71,9 @@ def test_ctrl_c_stops_the_system_and_exits_130(tmp_path: Path) -> None:
     """Ctrl-C while lendsim waits for the system stops it and exits 130."""
     lendsim, pid = start(tmp_path)
     lendsim.send_signal(signal.SIGINT)
-    assert lendsim.wait(timeout=30) == 130
+    try:
+        assert lendsim.wait(timeout=30) == 130
+    finally:
+        lendsim.kill()  # a failure must not leave it running into other tests
+        lendsim.wait()
     assert gone_within(pid, 10)

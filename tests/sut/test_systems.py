@@ -165,3 +165,25 @@ def test_a_failing_factory_is_a_finding() -> None:
     result = run("python:tests.support.systems:broken_factory", load(**OUTAGE))
     assert result.error is not None
     assert "the factory failed (RuntimeError: the database is not configured)" in result.error
+
+
+def test_nothing_outside_a_world_meets_its_patches() -> None:
+    """Once a world with a python: system is over — its launcher still cached, as in a
+    user's pytest session — requests, the clock and the date are the real ones again."""
+    import datetime as dt
+    import time
+
+    import requests.adapters
+
+    from simulator.sut.runs import launcher_for
+
+    send, clock, today = requests.adapters.HTTPAdapter.send, time.time, dt.date
+    system = SystemRun(parse_target("platform", "python:tests.support.systems:platform"),
+                       Profile.default("platform"), 10.0)
+    try:
+        assert run_with_system(load(**OUTAGE), system).passed
+        assert launcher_for(system) is launcher_for(system)  # still cached
+        assert requests.adapters.HTTPAdapter.send is send
+        assert time.time is clock and dt.date is today
+    finally:
+        close_launchers()

@@ -92,6 +92,11 @@ class DayEndBatch(BankBase):
         return self.db.execute("SELECT 1 FROM cob WHERE business_date < ? AND stage != 'acted'"
                                " LIMIT 1", (day,)).fetchone() is not None
 
+    def _later_classified(self, day: str) -> bool:
+        """Has a later business date been classified and not yet acted?"""
+        return self.db.execute("SELECT 1 FROM cob WHERE business_date > ? AND stage != 'acted'"
+                               " LIMIT 1", (day,)).fetchone() is not None
+
     def op_get_reconciliation(self, body: Body, headers: Mapping[str, str]) -> Response:
         row = self.db.execute(
             "SELECT count, total, matched, in_transit FROM reconciliation_files"
@@ -212,8 +217,12 @@ class DayEndBatch(BankBase):
                                     "correction": False})
                     self.db.execute("UPDATE installments SET reported = 'overdue'"
                                     " WHERE loan_id = ? AND number = ?", (loan_id, number))
-            self.db.executemany("UPDATE installments SET attention = 0 WHERE loan_id = ?"
-                                " AND number = ?", done)
+            # a later business date already classified (this day acts late: its file was
+            # late) flagged the same installments for its own act, a month end perhaps: they
+            # stay flagged for it
+            if not self._later_classified(day):
+                self.db.executemany("UPDATE installments SET attention = 0 WHERE loan_id = ?"
+                                    " AND number = ?", done)
             if month_end:
                 current = self.db.execute(
                     "SELECT i.loan_id, i.number, i.period, l.subject_id FROM installments i"
