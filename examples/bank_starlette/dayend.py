@@ -3,9 +3,11 @@
 * **Day-end batch**, at 00:30 local time for the day just ended: every unpaid
   installment past its grace days gets its days past due. Then the bank *acts* —
   texts the borrower, tells the platform, reports to the bureau — but only once
-  the platform's reconciliation file for that day is in (a repayment listed
-  there with an on-time value time counts as paid while it is in transit), or
-  after waiting :data:`RECON_WAIT` for it.
+  the platform's reconciliation file for that day is in and every earlier day
+  has acted (business dates act in order), or after waiting :data:`RECON_WAIT`
+  for it. A repayment listed in a file with an on-time value time counts as
+  paid while it is in transit; a late one stops the days past due at its value
+  time.
 * **Reporting**: CN — every night, from 1 day past due; US — at each month's
   end, from 30 days past due. At each month's end every installment due so far
   that the bureau has not heard of is reported current.
@@ -112,6 +114,24 @@ class Bank(Ledger):
                                   (loan_id,)).fetchone()
         return bool(owed - available <= tolerance)
 
+    def _in_transit_dpd(self, db: Any, loan_id: str, number: int, grace_end: int,
+                        dpd: int) -> int:
+        """Days past due of an unpaid installment, stopped at the value time of the
+        repayments in transit that settle it (with those before it); ``dpd`` if none do."""
+        (owed,) = db.execute("SELECT coalesce(sum(principal + interest - paid), 0) FROM"
+                             " installments WHERE loan_id = ? AND number <= ?",
+                             (loan_id, number)).fetchone()
+        (tolerance,) = db.execute("SELECT tolerance FROM loans WHERE loan_id = ?",
+                                  (loan_id,)).fetchone()
+        available = 0
+        for amount, value_us in db.execute("SELECT amount, value_us FROM in_transit WHERE"
+                                           " loan_id = ? ORDER BY value_us", (loan_id,)):
+            available += amount
+            if owed - available <= tolerance:
+                paid_on = self.local_date(from_us(value_us)).toordinal()
+                return min(dpd, max(paid_on - grace_end, 0))
+        return dpd
+
     # -- the day-end batch -------------------------------------------------------------
     def _next_day_end(self) -> tuple[date, datetime]:
         (text,) = self.store.one("SELECT value FROM settings WHERE name = 'next_day_end'") \
@@ -152,11 +172,9 @@ class Bank(Ledger):
                 if settled_us is None:
                     if max_dpd < 1 or self._covered(db, loan_id, number, due_end_us):
                         continue
-                    # paid late but before the reporting threshold, still in transit: the
-                    # warning is true, a delinquency would not be
-                    threshold = self.threshold_us(grace_end)
-                    dpd = 0 if threshold > due_end_us and \
-                        self._covered(db, loan_id, number, threshold) else max_dpd
+                    # paid late and still in transit: the warning is true; it is delinquent
+                    # only as late as the repayment was (none if before the threshold)
+                    dpd = self._in_transit_dpd(db, loan_id, number, grace_end, max_dpd)
                     if not warned:
                         messages.append({"borrower": borrower, "phone": phone,
                                          "loan_id": loan_id, "installment": number,
@@ -229,11 +247,10 @@ class Bank(Ledger):
                     " installments WHERE loan_id = ? AND period = ? ORDER BY number",
                     (account, period)).fetchall():
                 on_time = settled_us is not None and settled_us < due_end_us
-                covered = settled_us is None and self._covered(
-                    db, account, number, self.threshold_us(grace_end))
-                dpd = max_dpd if settled_us is None else \
+                dpd = self._in_transit_dpd(db, account, number, grace_end, max_dpd) \
+                    if settled_us is None else \
                     self.local_date(from_us(settled_us)).toordinal() - grace_end  # when paid
-                late = dpd >= self.threshold and not (on_time or covered)
+                late = dpd >= self.threshold and not on_time
                 status = "overdue" if late else "current"
                 if reported is not None and reported != status:
                     db.execute("UPDATE installments SET reported = ? WHERE loan_id = ? AND"
@@ -247,9 +264,9 @@ class Bank(Ledger):
     def next_wakeup(self) -> datetime:
         """The next instant work is due: a message, a batch's action, the next batch."""
         waiting, outbox = self.store.one(
-            "SELECT (SELECT min(act_us) FROM day_end WHERE stage = 'waiting'),"
-            " (SELECT min(next_us) FROM outbox WHERE id IN (SELECT min(id) FROM outbox"
-            " GROUP BY peer))") or (None, None)
+            "SELECT (SELECT act_us FROM day_end WHERE stage = 'waiting' ORDER BY"
+            " business_date LIMIT 1), (SELECT min(next_us) FROM outbox WHERE id IN"
+            " (SELECT min(id) FROM outbox GROUP BY peer))") or (None, None)
         due = [from_us(v) for v in (waiting, outbox) if v is not None]
         due.append(self._next_day_end()[1])
         return min(due)
@@ -260,9 +277,12 @@ class Bank(Ledger):
         blocked: set[str] = set()
         while True:
             day, batch_at = self._next_day_end()
+            # business dates act in order: an earlier day's file may list a repayment in
+            # transit that a later day's actions must count
             act = self.store.one("SELECT business_date, act_us FROM day_end WHERE"
-                                 " stage = 'waiting' AND act_us <= ? ORDER BY act_us,"
-                                 " business_date LIMIT 1", (now_us,))
+                                 " stage = 'waiting' ORDER BY business_date LIMIT 1")
+            if act is not None and act[1] > now_us:
+                act = None
             if batch_at <= self.clock and (act is None or to_us(batch_at) <= act[1]):
                 self._classify(day)
                 continue
