@@ -91,8 +91,9 @@ def false_reports_corrected(facts: Facts) -> list[Violation]:
     """A false delinquency is gone within the jurisdiction's limit.
 
     The clock starts at the later of the record's appearance and the repayment
-    reaching the bank, or at a dispute about it if that is earlier; with
-    neither, the bank never had a way to know, and only
+    reaching the bank — the last of them, when the installment was paid in parts:
+    only then could the bank know it paid — or at a dispute about it if that is
+    earlier; with neither, the bank never had a way to know, and only
     ``bureau_matches_truth`` judges the record.
     """
     limit = facts.limits.correction or facts.oracle.jurisdiction.correction_limit
@@ -107,9 +108,14 @@ def false_reports_corrected(facts: Facts) -> list[Violation]:
         inst = facts.truth_of(*key)
         if inst is None or not inst.paid_on_time:
             continue
-        learned = [facts.first_seen[p] for p in inst.settled_by if p in facts.first_seen]
+        # the payments that made it paid (not those that only paid a residual after it)
+        payments = facts.oracle.payments
+        needed = [p for p in inst.settled_by if p in payments and inst.settled_at is not None
+                  and payments[p].value_time <= inst.settled_at] or list(inst.settled_by)
+        learned = [facts.first_seen[p] for p in needed if p in facts.first_seen]
+        known = max(learned) if learned and len(learned) == len(needed) else None
         for appeared, cleared in _episodes(writes):
-            starts = [max(appeared.at, min(learned))] if learned else []
+            starts = [max(appeared.at, known)] if known is not None else []
             starts += [at for at in disputes.get((key[0], inst.period), []) if at >= appeared.at]
             if not starts:
                 continue
