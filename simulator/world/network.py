@@ -10,12 +10,16 @@ names the payment (its ``payment_id``, by which postings are matched). Money
 a surplus); that is a real movement, recorded as asked.
 
 Every movement is journaled (``money.taken``, ``money.returned``) and reported
-to the oracle and to the borrowers' own ledgers.
+to the oracle and to the borrowers' own ledgers. A party may give back part of a
+payment while it takes it — the surplus of a payment at the bank's counter — before
+the world knows the payment's name from the answer: the world calls it
+:meth:`holding` returns, and they are made once the payment is recorded.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 
 from simulator.checks.oracle import GivenBack, Oracle, Payment
 from simulator.core.clock import Clock
@@ -39,6 +43,20 @@ class PaymentNetwork:
         self.reused_ids: list[str] = []
         #: who else hears of each movement (the borrowers' ledgers)
         self.listeners: list[Callable[[Payment | GivenBack], None]] = []
+        #: returns asked for while :meth:`holding`, made when it ends
+        self._held: list[tuple[str, int, str]] | None = None
+
+    @contextlib.contextmanager
+    def holding(self) -> Iterator[None]:
+        """Returns asked for within the block are made at its end (the same instant), after
+        the payment they belong to is recorded."""
+        self._held = []
+        try:
+            yield
+        finally:
+            held, self._held = self._held, None
+            for payment_id, amount, by in held:
+                self.give_back(payment_id, amount, by=by)
 
     def taken(self, borrower: str, loan_id: str, amount: int, *, via: str,
               payment_id: object) -> Payment:
@@ -65,6 +83,9 @@ class PaymentNetwork:
 
     def give_back(self, payment_id: str, amount: int, *, by: str) -> None:
         """A party returns ``amount`` of ``payment_id`` to the borrower who paid it."""
+        if self._held is not None:
+            self._held.append((payment_id, amount, by))
+            return
         known = payment_id in self.payments
         returned = GivenBack(payment_id, amount, by, self._clock.now, known)
         self.returns.append(returned)

@@ -259,10 +259,12 @@ class World:
         body = {"loan_id": loan_id, "amount": amount}
         if step.via == "bank":
             if self.bank.up:
-                response = self.desk("bank", "pay_at_counter", body)
-                self.observer.bank_answered("pay_at_counter", body, response)
-                if response.ok:
-                    self._taken(body, "bank", response)
+                # a surplus the counter gives back at once belongs to the payment it takes
+                with self.network.holding():
+                    response = self.desk("bank", "pay_at_counter", body)
+                    self.observer.bank_answered("pay_at_counter", body, response)
+                    if response.ok:
+                        self._taken(body, "bank", response)
             else:
                 self.journal.append("borrower.refused", "borrower", borrower=step.borrower,
                                     why="bank is down")

@@ -14,6 +14,7 @@ from simulator.parties.platform import Platform
 from simulator.world.runner import run_scenario
 from tests.support.scenario_text import load, repay
 from tests.support.worlds import LOAN, MakeWorld, advance, begin
+from tests.support.worlds import repay as pay
 
 
 def test_money_leaves_the_borrower_when_the_platform_accepts(make_world: MakeWorld) -> None:
@@ -65,3 +66,21 @@ def test_a_credit_file_write_counts_even_when_the_bureau_says_nothing(
                            repay("2026-02-01T21:00")])
     result = run_scenario(scenario)
     assert [v.installment for v in result.violations["no_false_overdue"]] == [1]
+
+
+def test_a_surplus_the_counter_gives_back_at_once_belongs_to_its_payment(
+        make_world: MakeWorld) -> None:
+    """A counter payment beyond the whole loan: the bank hands the surplus back while taking
+    the payment, before the world knows the payment's name from the answer; the return is
+    made once the payment is recorded, so it is known, the oracle nets it and money is
+    conserved (explore found it counted as money returned for no payment)."""
+    world = begin(make_world(months=1, principal="1000.00",
+                             steps=[pay("2026-01-20T10:00", via="bank", amount="2000.00")]))
+    advance(world, "2026-01-20T10:01")
+    (payment,) = world.network.payments.values()
+    (back,) = world.network.returns
+    assert (back.payment_id, back.by, back.known) == (payment.payment_id, "bank", True)
+    assert 0 < back.amount < 100_000
+    kinds = [e.kind for e in world.journal.entries(("money.taken", "money.returned"))]
+    assert kinds == ["money.taken", "money.returned"]
+    assert not world.judge(("money_conserved", "no_wrongful_refund"))["money_conserved"]
