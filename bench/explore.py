@@ -5,12 +5,13 @@ process, then the same campaign on a local pool of one process per core, and pri
 JSON line: runs, runs/s in one process and on all cores, the number of cores, journal
 entries per run, milliseconds per run. With ``--profile`` it also prints, to standard
 error, where the time of a single-process campaign goes (cProfile: the functions with
-the most time of their own, and the heaviest callers by cumulative time). The target on
-a 2-core machine is 100 runs/s (README, "Explore").
+the most time of their own, and the heaviest callers by cumulative time).
 
 With ``--defects`` it measures instead, for each catalogued defect planted, after how
-many runs the first violation comes (at most 1,000) and how short a scenario its shrunk
-file is (the target: within 1,000 runs, at most 40 lines): one JSON line per defect.
+many runs the first violation comes (at most 1,000), how short a scenario its shrunk
+file is (the target: within 1,000 runs, at most 40 lines), and whether `lendsim run` on
+that file (loaded, no defect given: the file plants it) fails on the same invariant:
+one JSON line per defect.
 
     python bench/explore.py                 # 400 worlds
     python bench/explore.py --runs 100 --profile
@@ -30,6 +31,8 @@ import sys
 from simulator.explore.campaign import CHUNK, Campaign, explore, run_chunk, shrink_run
 from simulator.explore.executors import Backend, InlineBackend, PoolBackend
 from simulator.scenarios.defects import DEFECTS
+from simulator.scenarios.loader import load_scenario_text
+from simulator.world.runner import run_scenario
 
 
 def campaign(runs: int, seed: int, workers: int) -> Campaign:
@@ -75,7 +78,9 @@ def first_violation(backend: Backend, seed: int, defect: str, limit: int,
             "shrunk_lines": shrunk.lines if shrunk else None,
             "original_lines": shrunk.original_lines if shrunk else None,
             "shrink_runs": shrunk.evaluations if shrunk else None,
-            "shrink_seconds": round(shrunk.seconds, 1) if shrunk else None}
+            "shrink_seconds": round(shrunk.seconds, 1) if shrunk else None,
+            "reproduced": shrunk is not None
+            and target in run_scenario(load_scenario_text(shrunk.text)).unexpected}
 
 
 def main() -> None:
@@ -107,7 +112,6 @@ def main() -> None:
         "runs_per_s_one_process": round(one.runs_per_second, 1),
         "cores": args.jobs,
         "runs_per_s_all_cores": round(every.runs_per_second, 1),
-        "target_runs_per_s_2_cores": 100,
         "events_per_run": round(one.events / one.runs),
         "ms_per_run": round(1000 * one.run_seconds / one.runs, 1),
     }))

@@ -67,6 +67,16 @@ BEYOND_WAIT = {
 DISPUTED = {**BEYOND_WAIT, "steps": [
     *BEYOND_WAIT["steps"], {"at": "2026-02-10T10:00",
                             "dispute": {"borrower": "alice", "period": "2026-02"}}]}
+#: installment 1 paid in two parts: most of it on 01-20 (posted at once), the rest on the due
+#: date while the docking link is down for 25 days, long after the bank's wait; the platform
+#: retries twice a day (hourly retries through a month only cost run time)
+PAID_IN_TWO_PARTS = {
+    "until": "2026-03-15",
+    "world": {"platform": {"retry_max": "12h"}},
+    "steps": [repay("2026-01-20T10:00", amount=Decimal("300.00")),
+              *docking_outage("2026-02-01T08:00", "25d"), repay(ON_DUE_DATE),
+              check("2026-02-06T12:00", ("alice", "2026-02", "overdue"))],
+}
 NO_LATE_CORRECTION = ("bank.no_correction_on_late_arrival",)
 DUPLICATED = {"steps": [fault("2026-02-01T08:00", "duplicate", link="platform->bank", for_="1d"),
                         repay(ON_DUE_DATE)]}
@@ -97,6 +107,10 @@ HOLDS = [
     pytest.param("false_reports_corrected",
                  Case(DISPUTED, NO_LATE_CORRECTION, bureau=CURRENT_AT_END),
                  id="false_reports_corrected-dispute-resolved"),
+    # the clock starts when the bank could know the installment paid: when its last part
+    # arrived (02-26), not its first (01-20; explore found the limit counted from there)
+    pytest.param("false_reports_corrected", Case(PAID_IN_TWO_PARTS, bureau=CURRENT_AT_END),
+                 id="false_reports_corrected-from-the-last-part-arriving"),
     pytest.param("bureau_matches_truth", Case(BEYOND_WAIT, bureau=CURRENT_AT_END),
                  id="bureau_matches_truth-corrected"),
     pytest.param("bureau_matches_truth", Case(NEVER_PAYS, bureau=OVERDUE_AT_END),

@@ -158,3 +158,21 @@ def test_money_given_back_for_an_earlier_payment_is_not_held() -> None:
         assert [(b.payment_id, b.known) for b in network.returns] == [("PAY1", True)]
         hand.taken("CTR1")
     assert network.payments["CTR1"].amount == 50_000
+
+
+def test_a_surplus_the_counter_gives_back_at_once_belongs_to_its_payment(
+        make_world: MakeWorld) -> None:
+    """A counter payment beyond the whole loan: the bank hands the surplus back while taking
+    the payment, before the world knows the payment's name from the answer; the return is
+    made once the payment is recorded, so it is known, the oracle nets it and money is
+    conserved (explore found it counted as money returned for no payment)."""
+    world = begin(make_world(months=1, principal="1000.00",
+                             steps=[repay_step("2026-01-20T10:00", via="bank", amount="2000.00")]))
+    advance(world, "2026-01-20T10:01")
+    (payment,) = world.network.payments.values()
+    (back,) = world.network.returns
+    assert (back.payment_id, back.by, back.known) == (payment.payment_id, "bank", True)
+    assert 0 < back.amount < 100_000
+    kinds = [e.kind for e in world.journal.entries(("money.taken", "money.returned"))]
+    assert kinds == ["money.taken", "money.returned"]
+    assert not world.judge(("money_conserved", "no_wrongful_refund"))["money_conserved"]
