@@ -26,20 +26,20 @@ __all__ = ["explore", "register"]
 
 def explore(
     runs: Annotated[int | None, typer.Option(
-        "--runs", min=1, metavar="N", help="Run this many random worlds (default 1000).",
+        "--runs", metavar="N", help="Run this many random worlds (default 1000).",
         show_default=False)] = None,
     duration: Annotated[str | None, typer.Option(
         "--time", metavar="DURATION", help="Instead of --runs: run worlds for this long "
                                            "(30m, 2h).", show_default=False)] = None,
-    seed: Annotated[int, typer.Option("--seed", min=0, metavar="S",
+    seed: Annotated[int, typer.Option("--seed", metavar="S",
                                       help="Seed of the campaign.")] = 0,
     jobs: Annotated[int, typer.Option(
-        "--jobs", "-j", min=0, metavar="N", show_default=False,
+        "--jobs", "-j", metavar="N", show_default=False,
         help="Worker processes (default: one per core; 1: this process).")] = 0,
     dask: Annotated[str | None, typer.Option(
         "--dask", metavar="ADDRESS", show_default=False,
         help="Run on the Dask cluster whose scheduler is at this address (needs "
-             "pip install 'lendsim[explore]').")] = None,
+             "pip install 'lendsim\\[explore]').")] = None,
     defect: Defects = None,
     sut: Annotated[str | None, typer.Option(
         "--sut", metavar="ROLE=TARGET", show_default=False,
@@ -52,11 +52,12 @@ def explore(
     ] = Path("explore-out"),
     json_file: JsonFile = None,
     shrink_runs: Annotated[int, typer.Option(
-        "--shrink-runs", min=0, metavar="N",
+        "--shrink-runs", metavar="N",
         help="At most this many runs to shrink each finding (0: do not shrink).")] = 400,
 ) -> None:
-    """Run random worlds with swarm faults; shrink each violation to a minimal scenario;
-    exit 0 if every invariant held, 1 on a finding."""
+    """Run random worlds with swarm faults; exit 0 if every invariant held, 1 on a finding.
+
+    Each violation is shrunk to a minimal scenario written under --out."""
     from simulator.explore.campaign import explore as run_campaign
     from simulator.explore.executors import backend_for
     from simulator.faces.explore_report import (
@@ -68,6 +69,10 @@ def explore(
     try:
         if runs is not None and duration is not None:
             raise LendsimError("give --runs or --time, not both")
+        for option, value, least in (("--runs", runs, 1), ("--seed", seed, 0),
+                                     ("-j/--jobs", jobs, 0), ("--shrink-runs", shrink_runs, 0)):
+            if value is not None and value < least:
+                raise LendsimError(f"{option} must be {least} or more (got {value})")
         if dask is not None and jobs:
             raise LendsimError("-j/--jobs is for a local pool; with --dask the cluster's "
                                "workers run the worlds")

@@ -60,8 +60,10 @@ def serve_party(
         "--defect", metavar="NAME", show_default=False,
         help="Plant this defect in the party (repeatable; see `lendsim defects`).")] = None,
 ) -> None:
-    """Serve the reference bank or platform alone, as a system under test: its contract,
-    the control contract under /lendsim/, peers from LENDSIM_*_URL or each reset."""
+    """Serve the reference bank or platform alone, as a system under test.
+
+    It answers its contract and the control contract under /lendsim/; peers: LENDSIM_*_URL.
+    """
     import uvicorn
 
     from simulator.serve.logs import log_config
@@ -100,8 +102,10 @@ def check(
         "--max-examples", metavar="N", help="Generated requests per operation and phase in "
                                              "the contract suite.")] = 5,
 ) -> None:
-    """Onboarding check of your bank or platform: the control contract, the contract suite
-    and every applicable library scenario; exit 0 only when all pass."""
+    """Onboarding check of your bank or platform; exit 0 only when all passes.
+
+    It checks the control contract, the contract suite and every applicable library scenario.
+    """
     from simulator.core.locator import data_path
     from simulator.faces.check import run_check
 

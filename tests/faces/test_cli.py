@@ -330,8 +330,8 @@ def test_version_prints_the_package_version() -> None:
     assert result.stdout.strip() == f"lendsim {version('lendsim')}"
 
 
-COMMANDS = (("",), ("run",), ("explain",), ("defects",), ("serve",), ("contracts",),
-            ("contracts", "test"))
+COMMANDS = (("",), ("run",), ("explain",), ("defects",), ("serve",), ("check",),
+            ("serve-party",), ("explore",), ("contracts",), ("contracts", "test"))
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "lendsim")
