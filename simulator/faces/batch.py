@@ -3,7 +3,8 @@
 ``lendsim run`` hands every scenario to :func:`run_batch`: in this process when
 there is one scenario or one job (then the bar moves with each scenario's
 virtual time), else in worker processes (results in scenario order, so the
-verdicts, digests and reports are the same as in one process). For the HTML
+verdicts, digests and reports are the same as in one process). A scenario split into
+shards runs its shards in worker processes instead, one scenario after another. For the HTML
 report each run is also *explained* — timelines and evidence read while its
 journal is open (:mod:`simulator.faces.explain`). Ctrl-C stops the batch; what
 finished is kept and the batch says it was interrupted.
@@ -22,6 +23,7 @@ from simulator.scenarios.model import Scenario
 from simulator.sut.runs import SystemRun, run_with_system
 from simulator.world.pool import Interrupted, run_jobs
 from simulator.world.runner import ScenarioResult, run_scenario
+from simulator.world.shards import run_sharded
 from simulator.world.world import World
 
 __all__ = ["Batch", "Done", "Job", "run_batch", "run_job"]
@@ -46,6 +48,11 @@ class Job:
     limit: int = TIMELINES_PER_SCENARIO
     #: a system under test in a role (``lendsim run --sut``, ``lendsim check``)
     system: SystemRun | None = None
+    #: split the scenario by borrower into this many worlds run in parallel
+    #: (:mod:`simulator.world.shards`; ``lendsim run --shards``), on ``shard_workers``
+    #: processes (0: one per core)
+    shards: int = 1
+    shard_workers: int = 0
 
 
 @dataclass(frozen=True)
@@ -75,7 +82,11 @@ def run_job(job: Job, progress: Callable[[float], None] | None = None) -> Done:
         explained.append(explain_world(world, result, job.picks,
                                        zone=UTC if job.utc else None, limit=job.limit))
 
-    if job.system is not None:
+    if job.shards > 1:
+        result = run_sharded(job.scenario, job.shards, job.defects,
+                             strict_contracts=job.strict_contracts,
+                             workers=job.shard_workers or None)
+    elif job.system is not None:
         result = run_with_system(job.scenario, job.system, job.defects,
                                  strict_contracts=job.strict_contracts, progress=progress,
                                  inspect=inspect if job.explain else None)
@@ -93,7 +104,8 @@ def _moving(meter: Meter, index: int) -> Callable[[float], None]:
 def run_batch(jobs: Sequence[Job], *, workers: int, meter: Meter) -> Batch:
     """Run ``jobs`` in up to ``workers`` processes, moving ``meter`` as they finish."""
     began = time.perf_counter()
-    workers = max(1, min(workers, len(jobs)))
+    # a sharded scenario brings its own worker processes: scenarios then go one at a time
+    workers = 1 if any(job.shards > 1 for job in jobs) else max(1, min(workers, len(jobs)))
     done: dict[int, Done] = {}
     interrupted = False
     try:

@@ -112,6 +112,10 @@ def run(
              "ROLE=http://host:port/prefix or ROLE=command:… with {port}.")] = None,
     profile: Profile = None,
     timeout: Timeout = DEFAULT_TIMEOUT,
+    shards: Annotated[int, typer.Option(
+        "--shards", metavar="N", show_default=False,
+        help="Split each scenario by borrower into N worlds run in parallel on -j processes "
+             "(one verdict; for scenarios with many borrowers).")] = 1,
 ) -> None:
     """Run scenarios and check every invariant; exit 0 if all pass, 1 if any fails."""
     started = datetime.now().astimezone()
@@ -122,6 +126,14 @@ def run(
         system = system_run(sut, profile, timeout, defects) if sut is not None else None
         if system is None and profile is not None:
             raise LendsimError("--profile describes a system under test: give --sut too")
+        if shards < 1:
+            raise LendsimError(f"--shards must be 1 or more (got {shards})")
+        if shards > 1 and sut is not None:
+            raise LendsimError("--shards splits a world among reference parties; a system "
+                               "under test keeps one state: not with --sut")
+        if shards > 1 and html_file is not None:
+            raise LendsimError("--html draws timelines from one world's journal: not with "
+                               "--shards")
         scenarios = common.load_scenarios(paths, keyword)
         picks = tuple(borrower or ())
         unheard = [p for p in picks
@@ -130,7 +142,7 @@ def run(
             raise LendsimError(f"--borrower: no scenario has a borrower "
                                f"{', '.join(map(repr, unheard))}")
         work = [Job(s, defects, strict_contracts, html_file is not None, picks, utc,
-                    system=system) for s in scenarios]
+                    system=system, shards=shards, shard_workers=jobs) for s in scenarios]
         with Meter(common.status, len(work), "running", unit="scenarios") as meter:
             batch = run_batch(work, workers=workers, meter=meter)
     except LendsimError as error:

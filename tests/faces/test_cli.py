@@ -386,6 +386,47 @@ def test_run_in_processes_gives_the_same_verdicts_and_digests(tmp_path: Path) ->
     assert not one["s0"]["passed"]
 
 
+def test_run_in_shards_gives_the_same_verdicts(tmp_path: Path) -> None:
+    """``--shards 2`` splits each scenario by borrower and gives the verdicts and violations
+    of one world per scenario, one report entry per scenario, a digest of its own, and the
+    same again on a second sharded run."""
+    folder = tmp_path / "scenarios"
+    for number in range(2):
+        write_scenario(folder / f"s{number}.yaml", scenario=f"s{number}", seed=number,
+                       borrowers=[borrower(), generated(3)],
+                       steps=[*docking_outage("2026-02-01T08:00", "3d"),
+                              repay("2026-02-01T21:00")])
+    args = (folder, "--defect", "bank.reports_without_reconciliation")
+    whole, sharded = _report(*args), _report(*args, "--shards", "2", "-j", "2")
+    assert list(whole) == list(sharded) == ["s0", "s1"]
+    for name in whole:
+        for key in ("passed", "unexpected"):
+            assert whole[name][key] == sharded[name][key], (name, key)
+        assert _by_borrower(whole[name]) == _by_borrower(sharded[name])
+        assert whole[name]["digest"] != sharded[name]["digest"]
+    assert not whole["s0"]["passed"]
+    assert _report(*args, "--shards", "2")["s0"]["digest"] == sharded["s0"]["digest"]
+
+
+def _by_borrower(entry: dict[str, object]) -> list[tuple[str, str, object]]:
+    """A report entry's violations as (invariant, borrower, installment), sorted."""
+    violations = entry["violations"]
+    assert isinstance(violations, list)
+    return sorted((v["invariant"], v.get("borrower", ""), v.get("installment"))
+                  for v in violations)
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    pytest.param(["--shards", "0"], "--shards must be 1 or more (got 0)", id="zero"),
+    pytest.param(["--shards", "2", "--html", "r.html"], "not with --shards", id="html"),
+    pytest.param(["--shards", "2", "--sut", "bank=http://127.0.0.1:9"], "not with --sut",
+                 id="sut"),
+])
+def test_bad_shards_are_bad_input(args: list[str], needle: str) -> None:
+    """``--shards`` below 1, or with the HTML report or a system under test, is bad input."""
+    assert_bad_input(invoke("run", *args, INCIDENT), needle)
+
+
 def test_negative_jobs_is_bad_input() -> None:
     """``-j -1`` is bad input: exit 2 saying what -j takes."""
     assert_bad_input(invoke("run", "-j", "-1", INCIDENT), "-j/--jobs must be 0")
