@@ -26,7 +26,7 @@ from simulator.world.runner import ScenarioResult, run_scenario
 from simulator.world.shards import run_sharded
 from simulator.world.world import World
 
-__all__ = ["Batch", "Done", "Job", "run_batch", "run_job"]
+__all__ = ["Batch", "Done", "Job", "job_cost", "run_batch", "run_job"]
 
 #: a finished run and, when asked for, its explanation
 Done = tuple[ScenarioResult, Explanation | None]
@@ -96,6 +96,15 @@ def run_job(job: Job, progress: Callable[[float], None] | None = None) -> Done:
     return result, explained[0] if explained else None
 
 
+def job_cost(scenario: Scenario) -> float:
+    """A rough estimate of a scenario's work, to start the longest first: every virtual day
+    has its reconciliation file and day-end batch, every installment its repayment, batch
+    rows and reports (about two days' worth), every step a little."""
+    days = max(1, (scenario.until - scenario.start).days)
+    installments = sum(b.loan.months for b in scenario.borrowers)
+    return days + 2 * installments + len(scenario.steps)
+
+
 def _moving(meter: Meter, index: int) -> Callable[[float], None]:
     """Progress of job ``index`` as a share of its virtual time, onto ``meter``."""
     return lambda share: meter.set(index + share)
@@ -115,7 +124,8 @@ def run_batch(jobs: Sequence[Job], *, workers: int, meter: Meter) -> Batch:
                 meter.set(index + 1)
         else:
             finished = run_jobs(run_job, jobs, workers=workers,
-                                on_done=lambda index, _: meter.advance(), tick=meter.tick)
+                                on_done=lambda index, _: meter.advance(), tick=meter.tick,
+                                cost=lambda job: job_cost(job.scenario))
             done = dict(enumerate(finished))
     except Interrupted as stop:
         done, interrupted = dict(stop.done), True

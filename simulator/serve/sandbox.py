@@ -39,6 +39,7 @@ the party directly.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import re
 import time as wall
@@ -207,6 +208,7 @@ class Sandbox:
         resume_at = store.clock() if store is not None and store.world() else None
         if store is not None and resume_at is None:
             store.wipe()  # whatever is there was never acknowledged
+        gc.unfreeze()  # the objects of a world reset away may be collected again
         world = World(self.scenario, self.defects,
                       state=store.path if store is not None else None)
         if resume_at is None:
@@ -224,6 +226,12 @@ class Sandbox:
         self._board = FaultBoard(world, self.last_instant, store)
         if resume_at is not None:
             self._board.restore()
+        # What the world was built with lives as long as it does: out of the collector's
+        # sight, a full collection during an advance no longer walks it with the
+        # interpreter lock held (hundreds of milliseconds for thousands of borrowers,
+        # which GET /clock would wait for).
+        gc.collect()
+        gc.freeze()
 
     @property
     def world(self) -> World:

@@ -114,12 +114,15 @@ def _context() -> multiprocessing.context.BaseContext:
 
 def run_jobs(work: Callable[[Job], Result], jobs: Sequence[Job], *, workers: int | None = None,
              on_done: Callable[[int, Result], None] | None = None,
-             tick: Callable[[], None] | None = None) -> list[Result]:
+             tick: Callable[[], None] | None = None,
+             cost: Callable[[Job], float] | None = None) -> list[Result]:
     """``[work(job) for job in jobs]``, in up to ``workers`` processes (default: one per core).
 
     ``work`` must be a module-level function (it is pickled by name); ``on_done`` is
     called here with each job's index and result as it finishes, ``tick`` every quarter
-    second while the workers are busy. Raises :class:`Interrupted` on Ctrl-C.
+    second while the workers are busy. With ``cost`` (an estimate of each job's work) the
+    workers take the costliest jobs first, so a long job does not start last; the results
+    are in job order all the same. Raises :class:`Interrupted` on Ctrl-C.
     """
     workers = min(workers or default_jobs(), len(jobs))
     done: dict[int, Result] = {}
@@ -140,7 +143,12 @@ def run_jobs(work: Callable[[Job], Result], jobs: Sequence[Job], *, workers: int
     try:
         if pressed:
             raise KeyboardInterrupt
-        finished = pool.imap_unordered(_Indexed(work), list(enumerate(jobs)), chunksize=1)
+        order = list(range(len(jobs)))
+        if cost is not None:
+            estimates = [cost(job) for job in jobs]
+            order.sort(key=lambda index: -estimates[index])  # stable: ties in job order
+        finished = pool.imap_unordered(_Indexed(work), [(index, jobs[index]) for index in order],
+                                       chunksize=1)
         while len(done) < len(jobs):
             try:
                 index, result = finished.next(timeout=_TICK)

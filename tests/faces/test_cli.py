@@ -31,6 +31,7 @@ from tests.support.scenario_text import (
     docking_outage,
     generated,
     line_of,
+    load,
     repay,
     world,
     write_scenario,
@@ -556,3 +557,14 @@ def test_a_run_off_a_terminal_prints_no_progress(tmp_path: Path) -> None:
     result = invoke("run", path)
     assert result.exit_code == 0
     assert "ETA" not in result.output and "━" not in result.output
+
+
+def test_job_cost_puts_the_long_and_large_scenarios_first() -> None:
+    """The estimate that orders ``lendsim run``'s jobs ranks a year of 2,000 borrowers above
+    a two-month world of one borrower, and a longer world above a shorter one."""
+    from simulator.faces.batch import job_cost
+
+    small = load()
+    longer = load(until="2026-06-01T00:00")
+    large = load(borrowers=[generated(2000)])
+    assert job_cost(large) > job_cost(longer) > job_cost(small)

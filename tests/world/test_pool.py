@@ -33,6 +33,22 @@ def test_results_come_back_in_job_order_from_several_processes() -> None:
     assert sorted(finished) == list(range(10))
 
 
+def started_at(number: int) -> tuple[int, float]:
+    """``number`` and the (system-wide monotonic) instant its job started; takes 0.2 s."""
+    began = time.monotonic()
+    time.sleep(0.2)
+    return number, began
+
+
+def test_the_costliest_jobs_start_first_and_results_stay_in_job_order() -> None:
+    """With a cost per job, two workers start the two costliest jobs before the others; the
+    results are in job order all the same."""
+    results = run_jobs(started_at, [0, 1, 2, 3], workers=2, cost=float)
+    assert [number for number, _ in results] == [0, 1, 2, 3]
+    began = dict(results)
+    assert max(began[3], began[2]) < min(began[1], began[0])
+
+
 def test_one_worker_runs_here() -> None:
     """With one worker every job runs in this process."""
     results = run_jobs(square_slowly, [1, 2, 3], workers=1)
