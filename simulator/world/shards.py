@@ -34,7 +34,7 @@ import time
 
 from simulator.checks.facts import Violation
 from simulator.scenarios.model import Check, Dispute, Repay, Scenario, Step
-from simulator.world.pool import run_jobs
+from simulator.world.pool import Interrupted, run_jobs
 from simulator.world.runner import ScenarioResult, run_scenario
 
 __all__ = ["run_sharded", "split"]
@@ -83,11 +83,15 @@ def _run_shard(shard: Shard) -> ScenarioResult:
 def run_sharded(scenario: Scenario, shards: int, defects: tuple[str, ...] = (), *,
                 strict_contracts: bool = False, workers: int | None = None) -> ScenarioResult:
     """Run ``scenario`` as ``shards`` worlds by borrower in up to ``workers`` processes
-    (default: one per core) and merge their verdicts (see the module's notes)."""
+    (default: one per core) and merge their verdicts (see the module's notes). Ctrl-C
+    raises :class:`KeyboardInterrupt`: the shards that finished are no verdict."""
     began = time.perf_counter()
     parts = split(scenario, shards)
-    results = run_jobs(_run_shard, [(part, defects, strict_contracts) for part in parts],
-                       workers=workers)
+    try:
+        results = run_jobs(_run_shard, [(part, defects, strict_contracts) for part in parts],
+                           workers=workers)
+    except Interrupted:
+        raise KeyboardInterrupt from None  # some shards are no verdict on the scenario
     return merge(scenario, results, seconds=time.perf_counter() - began)
 
 

@@ -141,3 +141,18 @@ def test_a_fault_fired_in_one_shard_fired() -> None:
     assert any("platform->bank" in message for message in bob_alone.unfired)
     assert sharded.unfired == whole.unfired
     assert [("bank->bureau" in m) for m in sharded.unfired] == [True]
+
+
+def test_ctrl_c_during_a_sharded_run_is_a_keyboard_interrupt(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Interrupted shards are no verdict: the sharded run raises KeyboardInterrupt (the
+    batch then reports the scenarios that finished before it), not a partial result."""
+    from simulator.world import shards
+    from simulator.world.pool import Interrupted
+
+    def interrupted(*args: object, **kwargs: object) -> list[ScenarioResult]:
+        raise Interrupted({0: "one shard's result"}, 2)
+
+    monkeypatch.setattr(shards, "run_jobs", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_sharded(_library(ACROSS_THE_BATCH), 2)
