@@ -7,10 +7,19 @@ deleted row into an audit table of the party's own database — written by SQLit
 in the same transaction as the change, so a crash that loses the change loses its
 audit row too. After each operation and each timer of the party (its
 ``after_work`` hook) the world stamps the new rows with the virtual instant.
+
+Most of a party's work changes no watched row (a day's batch that finds nothing
+overdue, a reconciliation file, a read), so a poll first asks the party's own
+connection whether anything was written since the last poll
+(``total_changes``, which counts the rows written by triggers too): when nothing
+was, and no transaction is open, no audit row can have appeared and the poll
+reads nothing. A new connection (the party restarted), a party that is down or
+an open transaction always reads the table.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
@@ -58,10 +67,22 @@ class Audit:
             """)
         self._select = f"SELECT seq, op, {names} FROM {self.table} WHERE at_us IS NULL ORDER BY seq"
         self._names = names
+        #: the party's connection and its ``total_changes`` when a poll last found every
+        #: change committed and stamped (None: the next poll reads the table)
+        self._quiet: tuple[sqlite3.Connection, int] | None = None
 
     def poll(self) -> None:
         """Stamp the changes committed since the last poll with the current instant."""
-        disk = self._party.disk
+        party = self._party
+        quiet = None
+        if party.up:
+            db = party.db
+            if not db.in_transaction:
+                quiet = (db, db.total_changes)
+                if quiet == self._quiet:
+                    return  # nothing written since the last poll: nothing to stamp
+        self._quiet = quiet
+        disk = party.disk
         rows = disk.execute(self._select).fetchall()
         if not rows:
             return
