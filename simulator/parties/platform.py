@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from simulator.core.instants import utc_iso
 from simulator.engine.links import Body, Reply, Response
@@ -260,31 +260,39 @@ class Platform(Party):
     def _daily_reconciliation(self) -> None:
         business_date = self.env.clock.local().date() - timedelta(days=1)
         with self.db:
-            self.db.execute("INSERT OR IGNORE INTO reconciliation VALUES (?, 'pending', 0, ?)",
-                            (business_date.isoformat(), utc_iso(self.now)))
-        self._send_reconciliation(business_date.isoformat())
+            added = self.db.execute(
+                "INSERT OR IGNORE INTO reconciliation VALUES (?, 'pending', 0, ?)",
+                (business_date.isoformat(), utc_iso(self.now))).rowcount
+        # a row just added is pending with no attempt yet: no need to read it back
+        self._send_reconciliation(business_date.isoformat(), ("pending", 0) if added else None)
         self._schedule_reconciliation()
 
-    def _send_reconciliation(self, business_date: str) -> None:
-        row = self.db.execute(
-            "SELECT status, attempts FROM reconciliation WHERE business_date = ?",
-            (business_date,)).fetchone()
+    def _send_reconciliation(self, business_date: str,
+                             row: tuple[str, int] | None = None) -> None:
+        """Send the file of ``business_date`` unless it was sent; ``row`` is its (status,
+        attempts) when the caller knows them, else they are read."""
+        if row is None:
+            row = self.db.execute(
+                "SELECT status, attempts FROM reconciliation WHERE business_date = ?",
+                (business_date,)).fetchone()
         if row is None or row[0] == "sent":
             return
-        query = ("SELECT payment_id, loan_id, amount, value_time FROM payments"
-                 " WHERE captured_on = ? AND status != 'refunded'")
+        # the day's captures and refunds in one read: a file entry is a capture not given
+        # back; a refund is one given back that day (both in payment-id order)
+        listed = "captured_on = ? AND status != 'refunded'"
         if self.defect("reconciliation_omits_pending"):
-            query += " AND status = 'acked'"
-        entries = [
-            {"payment_id": r[0], "loan_id": r[1], "amount": r[2], "value_time": r[3]}
-            for r in self.db.execute(query + " ORDER BY payment_id", (business_date,))
-        ]
-        refunds = [
-            {"payment_id": r[0], "loan_id": r[1], "amount": r[2]}
-            for r in self.db.execute(
-                "SELECT payment_id, loan_id, amount FROM payments WHERE refunded_on = ?"
-                " ORDER BY payment_id", (business_date,))
-        ]
+            listed += " AND status = 'acked'"
+        entries: list[dict[str, Any]] = []
+        refunds: list[dict[str, Any]] = []
+        for payment_id, loan_id, amount, value_time, entry, refund in self.db.execute(
+                f"SELECT payment_id, loan_id, amount, value_time, {listed}, refunded_on = ?"
+                " FROM payments WHERE captured_on = ? OR refunded_on = ? ORDER BY payment_id",
+                (business_date,) * 4):
+            if entry:
+                entries.append({"payment_id": payment_id, "loan_id": loan_id, "amount": amount,
+                                "value_time": value_time})
+            if refund:
+                refunds.append({"payment_id": payment_id, "loan_id": loan_id, "amount": amount})
         body = {"business_date": business_date, "count": len(entries),
                 "total": sum(e["amount"] for e in entries), "entries": entries,
                 "refunds": refunds}

@@ -138,6 +138,8 @@ class BankBase(Party):
 
     def _forget_in_transit(self, payment_ids: list[str]) -> None:
         """Posted or refunded: these repayments are no longer in transit (in a transaction)."""
+        if not payment_ids:
+            return
         if self._in_transit_rows is None:
             (self._in_transit_rows,) = self.db.execute(
                 "SELECT count(*) FROM in_transit").fetchone()
