@@ -159,28 +159,30 @@ class DayEndBatch(BankBase):
     def _gate(self, day: str) -> None:
         """Stage 2: act now if the day's reconciliation file is in, else wait for it."""
         self._cob_running = False
-        received = self.db.execute("SELECT 1 FROM reconciliation_files WHERE business_date = ?",
-                                   (day,)).fetchone()
-        if (received and not self._earlier_pending(day)) or \
-                self.defect("reports_without_reconciliation"):
+        # in one read: is the file in, has an earlier day still to act, when was this one
+        # classified
+        received, earlier, classified_us = self.db.execute(
+            "SELECT EXISTS (SELECT 1 FROM reconciliation_files WHERE business_date = ?1),"
+            " EXISTS (SELECT 1 FROM cob WHERE business_date < ?1 AND stage != 'acted'),"
+            " (SELECT classified_us FROM cob WHERE business_date = ?1)", (day,)).fetchone()
+        if (received and not earlier) or self.defect("reports_without_reconciliation"):
             self._act(day)
             return
         with self.db:
             self.db.execute("UPDATE cob SET stage = 'waiting' WHERE business_date = ?", (day,))
         self.journal("batch_waiting", business_date=day)
-        (classified_us,) = self.db.execute(
-            "SELECT classified_us FROM cob WHERE business_date = ?", (day,)).fetchone()
         self.timer(from_us(classified_us) + self.policy.recon_max_wait, self._act, day)
 
     def _act(self, day: str) -> None:
         """Send overdue warnings and bureau records for business date ``day``."""
-        stage = self.db.execute("SELECT stage FROM cob WHERE business_date = ?", (day,)).fetchone()
+        stage = self.db.execute(
+            "SELECT stage, EXISTS (SELECT 1 FROM reconciliation_files WHERE business_date = ?1)"
+            " FROM cob WHERE business_date = ?1", (day,)).fetchone()
         if stage is None or stage[0] == "acted":
             return
+        received = bool(stage[1])
         business_date = date.fromisoformat(day)
         ordinal = business_date.toordinal()
-        received = self.db.execute("SELECT 1 FROM reconciliation_files WHERE business_date = ?",
-                                   (day,)).fetchone() is not None
         month_end = (business_date + timedelta(days=1)).day == 1
         messages: list[dict[str, Any]] = []
         records: list[dict[str, Any]] = []
