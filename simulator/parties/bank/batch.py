@@ -37,8 +37,14 @@ class DayEndBatch(BankBase):
         entries = body["entries"]
         if len(entries) != body["count"] or sum(e["amount"] for e in entries) != body["total"]:
             raise Problem(422, "Inconsistent file", "count or total does not match the entries")
-        if self.db.execute("SELECT 1 FROM reconciliation_files WHERE business_date = ?",
-                           (business_date,)).fetchone():
+        # in one read: is the file in already, the day's batch stage, whether an earlier day
+        # still has to act (taking the file in changes neither)
+        known, stage, earlier = self.db.execute(
+            "SELECT EXISTS (SELECT 1 FROM reconciliation_files WHERE business_date = ?1),"
+            " (SELECT stage FROM cob WHERE business_date = ?1),"
+            " EXISTS (SELECT 1 FROM cob WHERE business_date < ?1 AND stage != 'acted')",
+            (business_date,)).fetchone()
+        if known:
             return self.op_get_reconciliation(body, headers)
         posted = {
             row[0] for row in self.db.execute(
@@ -64,10 +70,7 @@ class DayEndBatch(BankBase):
                              len(entries) - len(pending), len(pending)))
         self.journal("reconciliation_received", business_date=business_date,
                      count=len(entries), in_transit=len(pending))
-        stage = self.db.execute("SELECT stage FROM cob WHERE business_date = ?",
-                                (business_date,)).fetchone()
-        if stage is not None and stage[0] == "waiting" and not self._earlier_pending(
-                business_date):
+        if stage == "waiting" and not earlier:
             self.timer(self.now, self._act, business_date)
         if type(total) is not int:  # answer the total as the database holds it
             return self.op_get_reconciliation(body, headers)
@@ -96,11 +99,6 @@ class DayEndBatch(BankBase):
         """Has the batch of an earlier business date still to act? Its file may list a
         repayment in transit that this day's actions must count, so this day waits for it."""
         return self.db.execute("SELECT 1 FROM cob WHERE business_date < ? AND stage != 'acted'"
-                               " LIMIT 1", (day,)).fetchone() is not None
-
-    def _later_classified(self, day: str) -> bool:
-        """Has a later business date been classified and not yet acted?"""
-        return self.db.execute("SELECT 1 FROM cob WHERE business_date > ? AND stage != 'acted'"
                                " LIMIT 1", (day,)).fetchone() is not None
 
     def op_get_reconciliation(self, body: Body, headers: Mapping[str, str]) -> Response:
@@ -175,12 +173,20 @@ class DayEndBatch(BankBase):
 
     def _act(self, day: str) -> None:
         """Send overdue warnings and bureau records for business date ``day``."""
+        # in one read (acting changes no other day's batch): the stage, whether the file is
+        # in, whether a later day is classified and not acted, and the first later day
+        # waiting with its file in
         stage = self.db.execute(
-            "SELECT stage, EXISTS (SELECT 1 FROM reconciliation_files WHERE business_date = ?1)"
+            "SELECT stage, EXISTS (SELECT 1 FROM reconciliation_files WHERE business_date = ?1),"
+            " EXISTS (SELECT 1 FROM cob WHERE business_date > ?1 AND stage != 'acted'),"
+            " (SELECT c.business_date FROM cob c JOIN reconciliation_files f"
+            " USING (business_date) WHERE c.business_date > ?1 AND c.stage = 'waiting'"
+            " ORDER BY c.business_date LIMIT 1)"
             " FROM cob WHERE business_date = ?1", (day,)).fetchone()
         if stage is None or stage[0] == "acted":
             return
         received = bool(stage[1])
+        later, following = stage[2], stage[3]
         business_date = date.fromisoformat(day)
         ordinal = business_date.toordinal()
         month_end = (business_date + timedelta(days=1)).day == 1
@@ -234,7 +240,7 @@ class DayEndBatch(BankBase):
             # a later business date already classified (this day acts late: its file was
             # late) flagged the same installments for its own act, a month end perhaps: they
             # stay flagged for it
-            if not self._later_classified(day):
+            if not later:
                 self.db.executemany("UPDATE installments SET attention = 0 WHERE loan_id = ?"
                                     " AND number = ?", done)
             if month_end:
@@ -265,9 +271,5 @@ class DayEndBatch(BankBase):
         if messages or records or notices:
             self.outbox.schedule(self.now)
         # the next business date waiting only for this one acts now, if its file is in
-        following = self.db.execute(
-            "SELECT c.business_date FROM cob c JOIN reconciliation_files f USING (business_date)"
-            " WHERE c.business_date > ? AND c.stage = 'waiting' ORDER BY c.business_date"
-            " LIMIT 1", (day,)).fetchone()
-        if following is not None and not self._earlier_pending(following[0]):
-            self.timer(self.now, self._act, following[0])
+        if following is not None and not self._earlier_pending(following):
+            self.timer(self.now, self._act, following)
