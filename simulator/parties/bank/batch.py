@@ -147,9 +147,10 @@ class DayEndBatch(BankBase):
             penalty = penalty_interest(principal, rate, dpd)
             updates.append((max(max_dpd, dpd), penalty, loan_id, number))
         with self.db:
-            self.db.executemany(
-                "UPDATE installments SET max_dpd = ?, penalty_charged = ?, attention = 1"
-                " WHERE loan_id = ? AND number = ?", updates)
+            if updates:  # most days nothing is overdue
+                self.db.executemany(
+                    "UPDATE installments SET max_dpd = ?, penalty_charged = ?, attention = 1"
+                    " WHERE loan_id = ? AND number = ?", updates)
             self.db.execute("INSERT INTO cob VALUES (?, 'classified', ?)", (day, to_us(self.now)))
         self.journal("batch_classified", business_date=day, overdue=len(updates))
         self.timer(self.now + ACT_DELAY, self._gate, day)
@@ -240,7 +241,7 @@ class DayEndBatch(BankBase):
             # a later business date already classified (this day acts late: its file was
             # late) flagged the same installments for its own act, a month end perhaps: they
             # stay flagged for it
-            if not later:
+            if done and not later:
                 self.db.executemany("UPDATE installments SET attention = 0 WHERE loan_id = ?"
                                     " AND number = ?", done)
             if month_end:
