@@ -21,12 +21,11 @@ one JSON line per defect.
 from __future__ import annotations
 
 import argparse
-import cProfile
-import io
 import json
 import os
-import pstats
 import sys
+
+from profiling import profiled
 
 from simulator.explore.campaign import CHUNK, Campaign, explore, run_chunk, shrink_run
 from simulator.explore.executors import Backend, InlineBackend, PoolBackend
@@ -41,18 +40,6 @@ def campaign(runs: int, seed: int, workers: int) -> Campaign:
         return explore(backend, seed=seed, runs=runs, shrink_budget=0)
     finally:
         backend.close()
-
-
-def profile(runs: int, seed: int, top: int) -> str:
-    profiler = cProfile.Profile()
-    profiler.enable()
-    campaign(runs, seed, 1)
-    profiler.disable()
-    text = io.StringIO()
-    stats = pstats.Stats(profiler, stream=text)
-    stats.sort_stats("tottime").print_stats(top)
-    stats.sort_stats("cumulative").print_stats(top)
-    return text.getvalue()
 
 
 def first_violation(backend: Backend, seed: int, defect: str, limit: int,
@@ -116,7 +103,7 @@ def main() -> None:
         "ms_per_run": round(1000 * one.run_seconds / one.runs, 1),
     }))
     if args.profile:
-        print(profile(args.runs, args.seed, args.top), file=sys.stderr)
+        print(profiled(lambda: campaign(args.runs, args.seed, 1), args.top), file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -25,15 +25,14 @@ scenario or the digests differ. Target on a 2-core machine: ≥ 100 runs/s per c
 from __future__ import annotations
 
 import argparse
-import cProfile
-import io
 import json
 import multiprocessing
 import os
-import pstats
 import sys
 import time
 from multiprocessing.synchronize import Barrier
+
+from profiling import profiled
 
 from simulator.scenarios.loader import load_scenario_text
 from simulator.scenarios.model import Scenario
@@ -140,18 +139,6 @@ def pooled(seed: int, runs: int, cores: int) -> tuple[float, set[str], bool]:
     return wall, digests, all(passed for _, _, passed in results)
 
 
-def profile(scenario: Scenario, runs: int, top: int) -> str:
-    profiler = cProfile.Profile()
-    profiler.enable()
-    loop(scenario, runs)
-    profiler.disable()
-    text = io.StringIO()
-    stats = pstats.Stats(profiler, stream=text)
-    stats.sort_stats("tottime").print_stats(top)
-    stats.sort_stats("cumulative").print_stats(top)
-    return text.getvalue()
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=200, help="runs per measure")
@@ -187,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         "load": round(os.getloadavg()[0], 1),
     }))
     if args.profile:
-        print(profile(scenario, args.runs, args.top), file=sys.stderr)
+        print(profiled(lambda: loop(scenario, args.runs), args.top), file=sys.stderr)
     return 0 if passed and pool_passed and len(seen) == 1 else 1
 
 

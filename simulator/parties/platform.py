@@ -260,21 +260,16 @@ class Platform(Party):
     def _daily_reconciliation(self) -> None:
         business_date = self.env.clock.local().date() - timedelta(days=1)
         with self.db:
-            added = self.db.execute(
-                "INSERT OR IGNORE INTO reconciliation VALUES (?, 'pending', 0, ?)",
-                (business_date.isoformat(), utc_iso(self.now))).rowcount
-        # a row just added is pending with no attempt yet: no need to read it back
-        self._send_reconciliation(business_date.isoformat(), ("pending", 0) if added else None)
+            self.db.execute("INSERT OR IGNORE INTO reconciliation VALUES (?, 'pending', 0, ?)",
+                            (business_date.isoformat(), utc_iso(self.now)))
+        self._send_reconciliation(business_date.isoformat())
         self._schedule_reconciliation()
 
-    def _send_reconciliation(self, business_date: str,
-                             row: tuple[str, int] | None = None) -> None:
-        """Send the file of ``business_date`` unless it was sent; ``row`` is its (status,
-        attempts) when the caller knows them, else they are read."""
-        if row is None:
-            row = self.db.execute(
-                "SELECT status, attempts FROM reconciliation WHERE business_date = ?",
-                (business_date,)).fetchone()
+    def _send_reconciliation(self, business_date: str) -> None:
+        """Send the file of ``business_date`` unless it was sent."""
+        row = self.db.execute(
+            "SELECT status, attempts FROM reconciliation WHERE business_date = ?",
+            (business_date,)).fetchone()
         if row is None or row[0] == "sent":
             return
         # the day's captures and refunds in one read: a file entry is a capture not given

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from simulator.checks.invariants import CHECKS
-from tests.support.facts import LEVEL, facts_builder
+from tests.support.facts import LEVEL, FactsBuilder, facts_builder
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 #: every deadline of the loan has passed
@@ -25,10 +25,9 @@ def cn(day: int, month: int = 2, hour: int = 12) -> datetime:
     return datetime(2026, month, day, hour, tzinfo=SHANGHAI)
 
 
-def test_a_counter_payment_given_back_in_full_as_its_own_surplus_is_posted_once() -> None:
-    """A payment at the bank's counter after the loan was paid off is posted (nothing applied)
-    and given back in full by the same operation: it was meant to be posted, once, and every
-    money check holds."""
+def _paid_off_then_paid_at_the_counter() -> FactsBuilder:
+    """The loan paid off on time, then 100.00 paid at the bank's counter, posted with nothing
+    applied and given back in full by the same operation."""
     world = facts_builder()
     # more than the whole loan (3 × 340.02, the last a cent more at most), on time
     world.pay("P1", 3 * LEVEL + 100, cn(1, hour=21))
@@ -36,6 +35,14 @@ def test_a_counter_payment_given_back_in_full_as_its_own_surplus_is_posted_once(
     world.pay("CTR1", SURPLUS, cn(10), via="bank")
     world.post("CTR1", SURPLUS, cn(10), applied=0)
     world.give_back("CTR1", SURPLUS, cn(10), by="bank")
+    return world
+
+
+def test_a_counter_payment_given_back_in_full_as_its_own_surplus_is_posted_once() -> None:
+    """A payment at the bank's counter after the loan was paid off is posted (nothing applied)
+    and given back in full by the same operation: it was meant to be posted, once, and every
+    money check holds."""
+    world = _paid_off_then_paid_at_the_counter()
     facts = world.facts(END)
     assert facts.refunded_by_taker == set()
     assert CHECKS["exactly_once_posting"](facts) == []
@@ -108,12 +115,7 @@ def test_a_whole_give_back_completed_after_the_posting_is_judged_by_what_it_appl
 def test_a_counter_payment_given_back_whole_and_posted_twice_is_a_repeated_posting() -> None:
     """A full give-back does not excuse a second posting: the counter payment posted (nothing
     applied, all given back) and posted again is posted twice."""
-    world = facts_builder()
-    world.pay("P1", 3 * LEVEL + 100, cn(1, hour=21))
-    world.post("P1", 3 * LEVEL + 100, cn(1, hour=22))
-    world.pay("CTR1", SURPLUS, cn(10), via="bank")
-    world.post("CTR1", SURPLUS, cn(10), applied=0)
-    world.give_back("CTR1", SURPLUS, cn(10), by="bank")
+    world = _paid_off_then_paid_at_the_counter()
     world.post("CTR1", SURPLUS, cn(11), applied=0)
     (violation,) = CHECKS["exactly_once_posting"](world.facts(END))
     assert violation.cause == "repeated posting"

@@ -38,3 +38,11 @@ def test_an_example_has_a_profile_of_its_role_and_a_readme(system: str, role: st
     if schema.exists():
         Draft202012Validator(json.loads(schema.read_text(encoding="utf-8"))).validate(profile)
     assert "EXAMPLE_BUG=1" in (EXAMPLES / system / "README.md").read_text(encoding="utf-8")
+
+
+def test_the_examples_sign_alike() -> None:
+    """Each example carries its own copy of the request signing (a user copies one folder
+    and nothing else), and the copies are the same file: a fix to one is made to both."""
+    copies = {(EXAMPLES / system / "signing.py").read_text(encoding="utf-8")
+              for system in SYSTEMS}
+    assert len(copies) == 1

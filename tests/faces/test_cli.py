@@ -370,15 +370,21 @@ def _report(*args: str | Path) -> dict[str, dict[str, object]]:
     return {s["scenario"]: s for s in report["scenarios"]}
 
 
-def test_run_in_processes_gives_the_same_verdicts_and_digests(tmp_path: Path) -> None:
-    """``-j 2`` gives exactly the verdicts, violations and digests of ``-j 1``, in order."""
+def _docking_failures(tmp_path: Path, count: int) -> tuple[str | Path, ...]:
+    """``lendsim run`` arguments: ``count`` scenarios ``s0``… of four borrowers through a
+    3-day docking outage, with the incident's defect planted (the first fails)."""
     folder = tmp_path / "scenarios"
-    for number in range(3):
+    for number in range(count):
         write_scenario(folder / f"s{number}.yaml", scenario=f"s{number}", seed=number,
                        borrowers=[borrower(), generated(3)],
                        steps=[*docking_outage("2026-02-01T08:00", "3d"),
                               repay("2026-02-01T21:00")])
-    args = (folder, "--defect", "bank.reports_without_reconciliation")
+    return folder, "--defect", "bank.reports_without_reconciliation"
+
+
+def test_run_in_processes_gives_the_same_verdicts_and_digests(tmp_path: Path) -> None:
+    """``-j 2`` gives exactly the verdicts, violations and digests of ``-j 1``, in order."""
+    args = _docking_failures(tmp_path, 3)
     one, two = _report(*args, "-j", "1"), _report(*args, "-j", "2")
     assert list(one) == list(two) == ["s0", "s1", "s2"]
     for name in one:
@@ -391,13 +397,7 @@ def test_run_in_shards_gives_the_same_verdicts(tmp_path: Path) -> None:
     """``--shards 2`` splits each scenario by borrower and gives the verdicts and violations
     of one world per scenario, one report entry per scenario, a digest of its own, and the
     same again on a second sharded run."""
-    folder = tmp_path / "scenarios"
-    for number in range(2):
-        write_scenario(folder / f"s{number}.yaml", scenario=f"s{number}", seed=number,
-                       borrowers=[borrower(), generated(3)],
-                       steps=[*docking_outage("2026-02-01T08:00", "3d"),
-                              repay("2026-02-01T21:00")])
-    args = (folder, "--defect", "bank.reports_without_reconciliation")
+    args = _docking_failures(tmp_path, 2)
     whole, sharded = _report(*args), _report(*args, "--shards", "2", "-j", "2")
     assert list(whole) == list(sharded) == ["s0", "s1"]
     for name in whole:

@@ -57,7 +57,6 @@ class DayEndBatch(BankBase):
             for e in entries if e["payment_id"] not in posted
         ]
         refunded = [(r["payment_id"],) for r in body.get("refunds", [])]
-        total = body["total"]
         with self.db:
             if pending:
                 self.db.executemany("INSERT OR IGNORE INTO in_transit VALUES (?,?,?,?,?)",
@@ -66,16 +65,13 @@ class DayEndBatch(BankBase):
             # a repayment the platform gave back will never arrive: it covers nothing now
             self._forget_in_transit([payment_id for (payment_id,) in refunded])
             self.db.execute("INSERT INTO reconciliation_files VALUES (?,?,?,?,?,?)",
-                            (business_date, to_us(self.now), len(entries), total,
+                            (business_date, to_us(self.now), len(entries), body["total"],
                              len(entries) - len(pending), len(pending)))
         self.journal("reconciliation_received", business_date=business_date,
                      count=len(entries), in_transit=len(pending))
         if stage == "waiting" and not earlier:
             self.timer(self.now, self._act, business_date)
-        if type(total) is not int:  # answer the total as the database holds it
-            return self.op_get_reconciliation(body, headers)
-        return self._file_answer(business_date, len(entries), total,
-                                 len(entries) - len(pending), len(pending))
+        return self.op_get_reconciliation(body, headers)
 
     def _in_transit_dpd(self, loan_id: str, number: int, grace_end: int, dpd: int) -> int:
         """Days past due of an unpaid installment, stopped at the value time of the repayments
@@ -108,14 +104,8 @@ class DayEndBatch(BankBase):
         if row is None:
             raise Problem(404, "Unknown file",
                           f"no reconciliation file for {body['business_date']}")
-        return self._file_answer(body["business_date"], *row)
-
-    @staticmethod
-    def _file_answer(business_date: str, count: int, total: int, matched: int,
-                     in_transit: int) -> Response:
-        """The answer about a received reconciliation file."""
-        return Response(200, {"business_date": business_date, "count": count, "total": total,
-                              "matched": matched, "in_transit": in_transit,
+        return Response(200, {"business_date": body["business_date"], "count": row[0],
+                              "total": row[1], "matched": row[2], "in_transit": row[3],
                               "status": "received"})
 
     def _next_batch_instant(self) -> datetime:
@@ -177,17 +167,17 @@ class DayEndBatch(BankBase):
         # in one read (acting changes no other day's batch): the stage, whether the file is
         # in, whether a later day is classified and not acted, and the first later day
         # waiting with its file in
-        stage = self.db.execute(
+        row = self.db.execute(
             "SELECT stage, EXISTS (SELECT 1 FROM reconciliation_files WHERE business_date = ?1),"
             " EXISTS (SELECT 1 FROM cob WHERE business_date > ?1 AND stage != 'acted'),"
             " (SELECT c.business_date FROM cob c JOIN reconciliation_files f"
             " USING (business_date) WHERE c.business_date > ?1 AND c.stage = 'waiting'"
             " ORDER BY c.business_date LIMIT 1)"
             " FROM cob WHERE business_date = ?1", (day,)).fetchone()
-        if stage is None or stage[0] == "acted":
+        if row is None or row[0] == "acted":
             return
-        received = bool(stage[1])
-        later, following = stage[2], stage[3]
+        _, file_in, later, following = row
+        received = bool(file_in)  # journaled as true or false
         business_date = date.fromisoformat(day)
         ordinal = business_date.toordinal()
         month_end = (business_date + timedelta(days=1)).day == 1
