@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
@@ -178,3 +179,30 @@ def test_a_party_still_down_at_the_end_comes_back_to_be_read() -> None:
     restarted = [e.data["party"] for e in built.journal.entries() if e.kind == "world.restarted"]
     assert restarted == ["bank", "platform"]
     assert built.clock.now == scenario.until
+
+
+@pytest.mark.parametrize("name", [
+    "platform-crash-with-forward-in-flight", "bank-crash-during-day-end-batch",
+    "dispute-verification-every-fault", "recon-file-every-fault", "error-503-burst-half-rate",
+])
+def test_a_running_world_makes_no_cyclic_garbage(name: str) -> None:
+    """Crashes, faults, refusals and disputes leave nothing that only the garbage collector
+    could free: the sandbox freezes each advance chunk's objects on that promise."""
+    scenario = load_scenario(data_path("scenarios") / _library_file(name))
+    world = World(scenario)
+    world.begin()
+    gc.collect()
+    gc.disable()
+    try:
+        world.advance(scenario.until)
+        found = gc.collect()
+    finally:
+        gc.enable()
+        world.close()
+        world.journal.close()
+    assert found == 0
+
+
+def _library_file(name: str) -> Path:
+    (found,) = data_path("scenarios").rglob(f"{name}.yaml")
+    return found.relative_to(data_path("scenarios"))
