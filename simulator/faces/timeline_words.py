@@ -232,6 +232,9 @@ _SAID: dict[str, Callable[[Entry, tzinfo], str]] = {
         f"{e.data.get('installment')}"),
     "platform.forward_abandoned": lambda e, z: (
         f"gives up forwarding {e.data.get('payment_id')}"),
+    "platform.forward_held": lambda e, z: (
+        f"holds {e.data.get('payment_id')}: forwarding {e.data.get('behind')} failed, "
+        f"next try {_instant(e.data.get('until'), z)}"),
     "borrower.dispute": lambda e, z: f"disputes period {e.data.get('period')}",
     "borrower.refused": lambda e, z: f"turned away: {e.data.get('why')}",
     "borrower.nothing_due": lambda e, z: (

@@ -6,6 +6,15 @@ forwarded to the bank with the payment id as the idempotency key, retried with
 capped exponential backoff until acknowledged; every day at 01:00 a
 reconciliation file lists the previous day's captures, forwarded or not.
 
+Forwarding is an outbox relay, as a real platform runs one: a tick forwards every
+repayment that is due, oldest first. When a forward fails (the link down, a 5xx, a
+lost answer) the tick stops and the relay backs off the link: the repayment that
+failed waits its backoff, and the ones behind it wait with it, so an outage costs one
+probe per backoff step, not one call per pending repayment. Once the probe goes
+through, the same tick forwards the rest. A repayment captured meanwhile waits for the
+link too. The link's pause lives in memory: a crash forgets it and the restarted relay
+probes at once.
+
 Defects planted here: ``platform.no_retry``, ``platform.new_key_per_retry``,
 ``platform.outbox_not_durable``, ``platform.reconciliation_omits_pending``,
 ``platform.value_time_is_send_time``.
@@ -59,13 +68,14 @@ CREATE TABLE notices (
 
 
 class _Pending(NamedTuple):
-    """A repayment waiting to be forwarded, as the forwarding timer carries it."""
+    """A repayment waiting to be forwarded: an outbox row with its payment's facts."""
 
     payment_id: str
     loan_id: str
     amount: int
     value_time: str
     attempts: int
+    next_at: datetime
 
 
 class Platform(Party):
@@ -79,7 +89,16 @@ class Platform(Party):
         self.policy = policy
         self._first_business_date = first_business_date
         # platform.outbox_not_durable keeps pending forwards here instead of the database
-        self._memory_outbox: dict[str, int] = {}
+        self._memory_outbox: dict[str, _Pending] = {}
+        # the relay's next tick and the link's pause after a failed forward (in memory:
+        # forgotten in a crash); a tick whose number is not the latest was superseded
+        self._relay_at: datetime | None = None
+        self._relay_ticks = 0
+        self._paused_until: datetime | None = None
+        # the repayment whose failed forward paused the link, and those journaled as held
+        # behind it (each once, until it is forwarded)
+        self._paused_by = ""
+        self._held: set[str] = set()
         # caches of immutable facts, rebuilt from the database by recover()
         self._borrower_of: dict[str, str] = {}
         self._payments = 0
@@ -121,20 +140,23 @@ class Platform(Party):
         value_time = utc_iso(now)
         local_day = now.astimezone(self.env.clock.tz).date().isoformat()
         payment_id = f"PAY{self._payments + 1:08d}"
+        forward_at = now + self.policy.forward_after
         with self.db:
             self.db.execute(
                 "INSERT INTO payments VALUES (?,?,?,?,?,?,'pending',NULL,NULL)",
                 (payment_id, borrower, loan_id, amount, value_time, local_day),
             )
             if self.defect("outbox_not_durable"):
-                self._memory_outbox[payment_id] = 0
+                self._memory_outbox[payment_id] = _Pending(
+                    payment_id, loan_id, amount, value_time, 0, forward_at)
             else:
                 self.db.execute("INSERT INTO outbox VALUES (?,0,?)",
-                                (payment_id, utc_iso(now + self.policy.forward_after)))
+                                (payment_id, utc_iso(forward_at)))
         self._payments += 1
         self.journal("captured", payment_id=payment_id, loan_id=loan_id, amount=amount)
-        self.timer(now + self.policy.forward_after, self._forward,
-                   _Pending(payment_id, loan_id, amount, value_time, 0))
+        if self._paused_until is not None and forward_at < self._paused_until:
+            self._hold(payment_id)
+        self._schedule_relay(forward_at)
         return Response(201, {"payment_id": payment_id, "loan_id": loan_id, "amount": amount,
                               "value_time": value_time, "status": "accepted"})
 
@@ -180,9 +202,70 @@ class Platform(Party):
                 (body["loan_id"], body["installment"], body["kind"], utc_iso(self.now)))
         return Response(204, {})
 
-    # -- forwarding --------------------------------------------------------------
-    def _forward(self, pending: _Pending) -> None:
-        """Forward one repayment to the bank (a timer set at capture, on retry or recovery)."""
+    # -- forwarding: the outbox relay --------------------------------------------
+    def _schedule_relay(self, at: datetime) -> None:
+        """Tick at ``at`` (or when the link's pause ends), unless a tick comes earlier."""
+        if self._paused_until is not None and at < self._paused_until:
+            at = self._paused_until
+        if self._relay_at is not None and self._relay_at <= at:
+            return
+        self._relay_at = at
+        self._relay_ticks += 1
+        self.timer(at, self._relay, self._relay_ticks)
+
+    def _relay(self, tick: int) -> None:
+        """Forward every repayment due, oldest first; stop at the first failed forward."""
+        if tick != self._relay_ticks:
+            return  # an earlier tick was scheduled after this one: it ran instead
+        self._relay_at = self._paused_until = None  # a tick never runs before the pause ends
+        now = self.now
+        later: list[datetime] = []
+        waiting = self._outbox()
+        for pending in waiting:
+            if pending.next_at > now:
+                later.append(pending.next_at)
+                continue
+            reply = self._forward(pending)
+            if not self.up:
+                return  # the platform crashed meanwhile: its timers died with it
+            self._held.discard(pending.payment_id)
+            retry_at = self._on_forward_reply(pending, reply)
+            if retry_at is not None:
+                # the link failed: this repayment waits, and so does every other one that
+                # falls due before it is tried again
+                self._paused_until, self._paused_by = retry_at, pending.payment_id
+                for other in waiting:
+                    if other.next_at < retry_at and other.payment_id != pending.payment_id:
+                        self._hold(other.payment_id)
+                self._schedule_relay(retry_at)
+                return
+        if later:
+            self._schedule_relay(min(later))
+
+    def _hold(self, payment_id: str) -> None:
+        """Journal, once, that a repayment waits for the paused link (its timeline says why
+        it is not forwarded)."""
+        if payment_id in self._held:
+            return
+        self._held.add(payment_id)
+        self.journal("forward_held", payment_id=payment_id, behind=self._paused_by,
+                     until=self._paused_until)
+
+    def _outbox(self) -> list[_Pending]:
+        """The repayments still to be forwarded, oldest first (the durable outbox, or
+        memory under ``platform.outbox_not_durable``)."""
+        waiting = [
+            _Pending(payment_id, loan_id, amount, value_time, attempts,
+                     datetime.fromisoformat(next_at))
+            for payment_id, loan_id, amount, value_time, attempts, next_at in self.db.execute(
+                "SELECT p.payment_id, p.loan_id, p.amount, p.value_time, o.attempts, o.next_at"
+                " FROM outbox o JOIN payments p USING (payment_id) ORDER BY payment_id")]
+        if self._memory_outbox:
+            waiting = sorted([*waiting, *self._memory_outbox.values()])
+        return waiting
+
+    def _forward(self, pending: _Pending) -> Reply:
+        """Forward one repayment to the bank."""
         payment_id = pending.payment_id
         value_time = utc_iso(self.now) if self.defect("value_time_is_send_time") else \
             pending.value_time
@@ -192,12 +275,12 @@ class Platform(Party):
         body = {"payment_id": payment_id, "loan_id": pending.loan_id, "amount": pending.amount,
                 "currency": self.env.jurisdiction.currency, "value_time": value_time}
         headers = {"Idempotency-Key": key}
-        reply = self.env.link("platform->bank").call("post_repayment", body, headers,
-                                                     ref=payment_id)
-        if self.up:
-            self._on_forward_reply(pending, reply)
+        return self.env.link("platform->bank").call("post_repayment", body, headers,
+                                                    ref=payment_id)
 
-    def _on_forward_reply(self, pending: _Pending, reply: Reply) -> None:
+    def _on_forward_reply(self, pending: _Pending, reply: Reply) -> datetime | None:
+        """Record what became of a forward; the instant of its retry if it is to be retried
+        (the link failed), else None."""
         payment_id = pending.payment_id
         response = reply.response
         if reply.ok and response is not None:
@@ -207,11 +290,11 @@ class Platform(Party):
                     (response.body.get("posting_id"), payment_id))
                 self.db.execute("DELETE FROM outbox WHERE payment_id = ?", (payment_id,))
             self._memory_outbox.pop(payment_id, None)
-            return
+            return None
         status = reply.status
         if status is not None and refused_for_good(status):
             self._refund(payment_id, pending.amount, status)
-            return
+            return None
         if self.defect("no_retry"):
             with self.db:
                 self.db.execute("UPDATE payments SET status = 'abandoned' WHERE payment_id = ?",
@@ -219,16 +302,17 @@ class Platform(Party):
                 self.db.execute("DELETE FROM outbox WHERE payment_id = ?", (payment_id,))
             self._memory_outbox.pop(payment_id, None)
             self.journal("forward_abandoned", payment_id=payment_id)
-            return
+            return None
         attempts = pending.attempts + 1
         next_at = self.now + self._backoff(attempts)
         if self.defect("outbox_not_durable"):
-            self._memory_outbox[payment_id] = attempts
+            self._memory_outbox[payment_id] = pending._replace(attempts=attempts,
+                                                               next_at=next_at)
         else:
             with self.db:
                 self.db.execute("UPDATE outbox SET attempts = ?, next_at = ? WHERE payment_id = ?",
                                 (attempts, utc_iso(next_at), payment_id))
-        self.timer(next_at, self._forward, pending._replace(attempts=attempts))
+        return next_at
 
     def _backoff(self, attempts: int) -> timedelta:
         return backoff(attempts, self.policy.retry_first, self.policy.retry_max)
@@ -310,17 +394,17 @@ class Platform(Party):
     def forget(self) -> None:
         self._memory_outbox = {}
         self._borrower_of = {}
+        self._relay_at = self._paused_until = None
+        self._held = set()
 
     def recover(self) -> None:
-        """Re-arm forwards and reconciliation files from the database; catch up missed days."""
+        """Re-arm the relay and reconciliation files from the database; catch up missed
+        days."""
         self._borrower_of = dict(self.db.execute("SELECT loan_id, borrower FROM loans"))
         (self._payments,) = self.db.execute("SELECT count(*) FROM payments").fetchone()
-        for payment_id, loan_id, amount, value_time, attempts, next_at in self.db.execute(
-                "SELECT p.payment_id, p.loan_id, p.amount, p.value_time, o.attempts, o.next_at"
-                " FROM outbox o JOIN payments p USING (payment_id) ORDER BY payment_id"
-        ).fetchall():
-            self.timer(max(datetime.fromisoformat(next_at), self.now), self._forward,
-                       _Pending(payment_id, loan_id, amount, value_time, attempts))
+        waiting = self._outbox()
+        if waiting:
+            self._schedule_relay(max(min(p.next_at for p in waiting), self.now))
         local_now = self.env.clock.local()
         last_due = local_now.date() - timedelta(days=1 if local_now.time() >= RECON_AT else 2)
         (last_known,) = self.db.execute("SELECT max(business_date) FROM reconciliation").fetchone()
@@ -343,9 +427,7 @@ class Platform(Party):
         pending = dict(self.disk.execute(
             "SELECT p.payment_id, p.amount FROM outbox o JOIN payments p USING (payment_id)"
         ).fetchall())
-        for payment_id in self._memory_outbox:
-            (amount,) = self.disk.execute(
-                "SELECT amount FROM payments WHERE payment_id = ?", (payment_id,)).fetchone()
-            pending[payment_id] = amount
+        for payment_id, held in self._memory_outbox.items():
+            pending[payment_id] = held.amount
         return pending
 

@@ -31,8 +31,9 @@ def incident(tmp_path: Path) -> Path:
 
 
 def test_a_passing_run_shows_its_timeline(incident: Path) -> None:
-    """A passing scenario exits 0 and shows alice's timeline: the repayment, the refused
-    forwards during the outage, the posting after it — in local time with the offset."""
+    """A passing scenario exits 0 and shows alice's timeline: the repayment, its forward
+    held while the platform's relay backs off the link, the posting after the outage — in
+    local time with the offset."""
     result = explain(incident)
     assert result.exit_code == 0, result.output
     out = result.stdout
@@ -40,7 +41,7 @@ def test_a_passing_run_shows_its_timeline(incident: Path) -> None:
     assert "alice (1101**********1234) in incident-explained" in out
     assert " 2026-02-01 Sun +08:00" in out
     assert "  21:00 borrower    repays in the app → 201" in out
-    assert "→ refused (outage) ×" in out
+    assert "holds PAY00000004: forwarding PAY00000001 failed" in out
     assert "posted PAY" in out
     assert "▲ no_false" not in out and ID_NUMBER not in out
 

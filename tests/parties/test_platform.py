@@ -154,6 +154,88 @@ def test_forward_retries_with_capped_exponential_backoff(
     assert len(bank_postings(world)) == 1
 
 
+def forwards(world: World) -> list[tuple[str, str, str]]:
+    """(local time, payment id, outcome) of every forward, in order."""
+    return [(e.at.astimezone(world.clock.tz).strftime("%H:%M"), e.data["ref"], e.data["outcome"])
+            for e in entries(world, "link.call")
+            if e.party == "platform->bank" and e.data["op"] == "post_repayment"]
+
+
+def test_the_relay_probes_a_failing_link_with_one_repayment_and_then_forwards_all(
+    make_world: MakeWorld,
+) -> None:
+    """Three repayments wait out an outage behind the oldest: it alone is retried with
+    backoff; once it goes through, the same tick forwards the other two, oldest first; each
+    one held is journaled once, naming the one it waits behind and the next try."""
+    world = begin(make_world(
+        platform={"forward_after": "10m", "retry_first": "2m", "retry_max": "1h"},
+        steps=[fault("2026-02-01T10:00", "outage", link="platform->bank", for_="50m"),
+               *(repay("2026-02-01T10:00", installment=n) for n in (1, 2, 3))]))
+    advance(world, "2026-02-01T18:00")
+    tries = ("10:10", "10:12", "10:16", "10:24", "10:40")
+    assert forwards(world) == [
+        *((at, "PAY00000001", "refused") for at in tries),
+        ("11:12", "PAY00000001", "delivered"), ("11:12", "PAY00000002", "delivered"),
+        ("11:12", "PAY00000003", "delivered")]
+    held = [(e.at, e.data) for e in entries(world, "platform.forward_held")]
+    assert held == [(instant(world, "2026-02-01T10:10"),
+                     {"payment_id": f"PAY0000000{n}", "behind": "PAY00000001",
+                      "until": instant(world, "2026-02-01T10:12").astimezone(UTC).isoformat()})
+                    for n in (2, 3)]
+    assert [payment(world, f"PAY0000000{n}")["status"] for n in (1, 2, 3)] == ["acked"] * 3
+    assert outbox(world) == []
+
+
+def test_a_repayment_captured_while_the_link_is_paused_waits_for_the_pause(
+    make_world: MakeWorld,
+) -> None:
+    """A repayment captured while the relay backs off the link is not tried on its own: it is
+    held until the pause ends and goes with the probe."""
+    world = begin(make_world(
+        platform={"forward_after": "10m", "retry_first": "1h", "retry_max": "1h"},
+        steps=[fault("2026-02-01T10:00", "outage", link="platform->bank", for_="30m"),
+               repay("2026-02-01T10:00", installment=1),
+               repay("2026-02-01T10:20", installment=2)]))
+    advance(world, "2026-02-01T18:00")
+    assert forwards(world) == [("10:10", "PAY00000001", "refused"),
+                               ("11:10", "PAY00000001", "delivered"),
+                               ("11:10", "PAY00000002", "delivered")]
+    [held] = entries(world, "platform.forward_held")
+    assert held.at == instant(world, "2026-02-01T10:20")
+    assert held.data["payment_id"] == "PAY00000002"
+
+
+def test_a_refusal_for_good_does_not_stop_the_relay(make_world: MakeWorld) -> None:
+    """A repayment the bank refuses for good is refunded and the tick goes on: the link
+    works, so the next repayment is forwarded at once (and refused the same way)."""
+    world = begin(make_world(steps=[
+        fault("2026-02-01T10:00", "error", link="platform->bank", status=422, for_="30m"),
+        repay("2026-02-01T10:00", installment=1), repay("2026-02-01T10:00", installment=2)]))
+    advance(world, "2026-02-01T18:00")
+    assert forwards(world) == [("10:10", "PAY00000001", "error"),
+                               ("10:10", "PAY00000002", "error")]
+    assert [payment(world, p)["status"] for p in ("PAY00000001", "PAY00000002")] == \
+        ["refunded", "refunded"]
+    assert entries(world, "platform.forward_held") == []
+
+
+def test_a_restarted_platform_probes_at_once(make_world: MakeWorld) -> None:
+    """The link's pause lives in memory: restarted at 10:40, the relay tries the repayment
+    that is due at once instead of waiting for the pause to end at 11:10; the oldest one
+    due is then the probe again."""
+    world = begin(make_world(
+        platform={"forward_after": "10m", "retry_first": "1h", "retry_max": "1h"},
+        steps=[fault("2026-02-01T10:00", "outage", link="platform->bank", for_="3h"),
+               repay("2026-02-01T10:00", installment=1),
+               repay("2026-02-01T10:00", installment=2),
+               fault("2026-02-01T10:30", "crash", party="platform", for_="10m")]))
+    advance(world, "2026-02-01T18:00")
+    assert forwards(world) == [
+        ("10:10", "PAY00000001", "refused"), ("10:40", "PAY00000002", "refused"),
+        ("11:40", "PAY00000001", "refused"), ("12:40", "PAY00000001", "refused"),
+        ("13:40", "PAY00000001", "delivered"), ("13:40", "PAY00000002", "delivered")]
+
+
 @pytest.mark.parametrize(
     ("status", "refunded"),
     [
