@@ -12,6 +12,8 @@ finished is kept and the batch says it was interrupted.
 
 from __future__ import annotations
 
+import multiprocessing
+import multiprocessing.forkserver
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,7 +28,7 @@ from simulator.world.runner import ScenarioResult, run_scenario
 from simulator.world.shards import run_sharded
 from simulator.world.world import World
 
-__all__ = ["Batch", "Done", "Job", "job_cost", "run_batch", "run_job"]
+__all__ = ["Batch", "Done", "Job", "job_cost", "run_batch", "run_job", "start_workers_early"]
 
 #: a finished run and, when asked for, its explanation
 Done = tuple[ScenarioResult, Explanation | None]
@@ -108,6 +110,18 @@ def job_cost(scenario: Scenario) -> float:
 def _moving(meter: Meter, index: int) -> Callable[[float], None]:
     """Progress of job ``index`` as a share of its virtual time, onto ``meter``."""
     return lambda share: meter.set(index + share)
+
+
+def start_workers_early(workers: int) -> None:
+    """With more than one worker, start now the server that worker processes are forked
+    from (:mod:`simulator.world.pool`), importing what a worker runs (this module: the
+    engine, the explanations), while this process goes on loading the scenarios; the
+    pool's workers then start at once. Nothing to do without fork servers (the pool spawns
+    its workers) or when the server is up already."""
+    if workers <= 1 or "forkserver" not in multiprocessing.get_all_start_methods():
+        return
+    multiprocessing.get_context("forkserver").set_forkserver_preload([__name__])
+    multiprocessing.forkserver.ensure_running()
 
 
 def run_batch(jobs: Sequence[Job], *, workers: int, meter: Meter) -> Batch:

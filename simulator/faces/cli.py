@@ -21,7 +21,7 @@ import typer
 
 from simulator.core.errors import LendsimError
 from simulator.faces import cli_common as common
-from simulator.faces.batch import Job, run_batch
+from simulator.faces.batch import Job, run_batch, start_workers_early
 from simulator.faces.cli_common import (
     INTERRUPTED,
     Borrowers,
@@ -134,6 +134,7 @@ def run(
         if shards > 1 and html_file is not None:
             raise LendsimError("--html draws timelines from one world's journal: not with "
                                "--shards")
+        start_workers_early(workers)
         scenarios = common.load_scenarios(paths, keyword)
         picks = tuple(borrower or ())
         unheard = [p for p in picks
