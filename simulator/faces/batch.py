@@ -18,20 +18,22 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC
+from typing import TYPE_CHECKING, TypeAlias
 
-from simulator.faces.explain import TIMELINES_PER_SCENARIO, Explanation, explain_world
 from simulator.faces.progress import Meter
 from simulator.scenarios.model import Scenario
-from simulator.sut.runs import SystemRun, run_with_system
 from simulator.world.pool import Interrupted, run_jobs
-from simulator.world.runner import ScenarioResult, run_scenario
-from simulator.world.shards import run_sharded
-from simulator.world.world import World
+
+if TYPE_CHECKING:  # the engine is imported where a scenario runs: not before workers start
+    from simulator.faces.explain import Explanation
+    from simulator.sut.runs import SystemRun
+    from simulator.world.runner import ScenarioResult
+    from simulator.world.world import World
 
 __all__ = ["Batch", "Done", "Job", "job_cost", "run_batch", "run_job", "start_workers_early"]
 
 #: a finished run and, when asked for, its explanation
-Done = tuple[ScenarioResult, Explanation | None]
+Done: TypeAlias = "tuple[ScenarioResult, Explanation | None]"
 
 
 @dataclass(frozen=True)
@@ -46,8 +48,9 @@ class Job:
     #: borrowers whose timelines to draw whatever happens
     picks: tuple[str, ...] = ()
     utc: bool = False
-    #: the most timelines drawn besides the picks
-    limit: int = TIMELINES_PER_SCENARIO
+    #: the most timelines drawn besides the picks (None: as many as a report draws,
+    #: :data:`~simulator.faces.explain.TIMELINES_PER_SCENARIO`)
+    limit: int | None = None
     #: a system under test in a role (``lendsim run --sut``, ``lendsim check``)
     system: SystemRun | None = None
     #: split the scenario by borrower into this many worlds run in parallel
@@ -78,11 +81,17 @@ class Batch:
 
 def run_job(job: Job, progress: Callable[[float], None] | None = None) -> Done:
     """Run one scenario (a worker process calls this too)."""
+    from simulator.faces.explain import TIMELINES_PER_SCENARIO, explain_world
+    from simulator.sut.runs import run_with_system
+    from simulator.world.runner import run_scenario
+    from simulator.world.shards import run_sharded
+
     explained: list[Explanation] = []
+    limit = TIMELINES_PER_SCENARIO if job.limit is None else job.limit
 
     def inspect(world: World, result: ScenarioResult) -> None:
         explained.append(explain_world(world, result, job.picks,
-                                       zone=UTC if job.utc else None, limit=job.limit))
+                                       zone=UTC if job.utc else None, limit=limit))
 
     if job.shards > 1:
         result = run_sharded(job.scenario, job.shards, job.defects,
