@@ -12,24 +12,28 @@ finished is kept and the batch says it was interrupted.
 
 from __future__ import annotations
 
+import multiprocessing
+import multiprocessing.forkserver
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC
+from typing import TYPE_CHECKING, TypeAlias
 
-from simulator.faces.explain import TIMELINES_PER_SCENARIO, Explanation, explain_world
 from simulator.faces.progress import Meter
 from simulator.scenarios.model import Scenario
-from simulator.sut.runs import SystemRun, run_with_system
 from simulator.world.pool import Interrupted, run_jobs
-from simulator.world.runner import ScenarioResult, run_scenario
-from simulator.world.shards import run_sharded
-from simulator.world.world import World
 
-__all__ = ["Batch", "Done", "Job", "job_cost", "run_batch", "run_job"]
+if TYPE_CHECKING:  # the engine is imported where a scenario runs: not before workers start
+    from simulator.faces.explain import Explanation
+    from simulator.sut.runs import SystemRun
+    from simulator.world.runner import ScenarioResult
+    from simulator.world.world import World
+
+__all__ = ["Batch", "Done", "Job", "job_cost", "run_batch", "run_job", "start_workers_early"]
 
 #: a finished run and, when asked for, its explanation
-Done = tuple[ScenarioResult, Explanation | None]
+Done: TypeAlias = "tuple[ScenarioResult, Explanation | None]"
 
 
 @dataclass(frozen=True)
@@ -44,8 +48,9 @@ class Job:
     #: borrowers whose timelines to draw whatever happens
     picks: tuple[str, ...] = ()
     utc: bool = False
-    #: the most timelines drawn besides the picks
-    limit: int = TIMELINES_PER_SCENARIO
+    #: the most timelines drawn besides the picks (None: as many as a report draws,
+    #: :data:`~simulator.faces.explain.TIMELINES_PER_SCENARIO`)
+    limit: int | None = None
     #: a system under test in a role (``lendsim run --sut``, ``lendsim check``)
     system: SystemRun | None = None
     #: split the scenario by borrower into this many worlds run in parallel
@@ -76,11 +81,17 @@ class Batch:
 
 def run_job(job: Job, progress: Callable[[float], None] | None = None) -> Done:
     """Run one scenario (a worker process calls this too)."""
+    from simulator.faces.explain import TIMELINES_PER_SCENARIO, explain_world
+    from simulator.sut.runs import run_with_system
+    from simulator.world.runner import run_scenario
+    from simulator.world.shards import run_sharded
+
     explained: list[Explanation] = []
+    limit = TIMELINES_PER_SCENARIO if job.limit is None else job.limit
 
     def inspect(world: World, result: ScenarioResult) -> None:
         explained.append(explain_world(world, result, job.picks,
-                                       zone=UTC if job.utc else None, limit=job.limit))
+                                       zone=UTC if job.utc else None, limit=limit))
 
     if job.shards > 1:
         result = run_sharded(job.scenario, job.shards, job.defects,
@@ -108,6 +119,18 @@ def job_cost(scenario: Scenario) -> float:
 def _moving(meter: Meter, index: int) -> Callable[[float], None]:
     """Progress of job ``index`` as a share of its virtual time, onto ``meter``."""
     return lambda share: meter.set(index + share)
+
+
+def start_workers_early(workers: int) -> None:
+    """With more than one worker, start now the server that worker processes are forked
+    from (:mod:`simulator.world.pool`), importing what a worker runs (this module: the
+    engine, the explanations), while this process goes on loading the scenarios; the
+    pool's workers then start at once. Nothing to do without fork servers (the pool spawns
+    its workers) or when the server is up already."""
+    if workers <= 1 or "forkserver" not in multiprocessing.get_all_start_methods():
+        return
+    multiprocessing.get_context("forkserver").set_forkserver_preload([__name__])
+    multiprocessing.forkserver.ensure_running()
 
 
 def run_batch(jobs: Sequence[Job], *, workers: int, meter: Meter) -> Batch:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import sys
 import textwrap
 from datetime import datetime
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Annotated
 
@@ -21,7 +20,7 @@ import typer
 
 from simulator.core.errors import LendsimError
 from simulator.faces import cli_common as common
-from simulator.faces.batch import Job, run_batch
+from simulator.faces.batch import Job, run_batch, start_workers_early
 from simulator.faces.cli_common import (
     INTERRUPTED,
     Borrowers,
@@ -40,22 +39,14 @@ from simulator.faces.cli_explore import register as register_explore
 from simulator.faces.cli_help import CONTEXT, Command, Group
 from simulator.faces.cli_systems import Profile, Timeout, system_run
 from simulator.faces.cli_systems import register as register_systems
-from simulator.faces.explain import unknown_borrowers
-from simulator.faces.explain_command import explain_scenario, find_scenario, handles
-from simulator.faces.html_report import RunFacts, html_report
 from simulator.faces.progress import Meter
-from simulator.faces.reports import (
-    junit_report,
-    matrix_junit,
-    print_matrix,
-    print_summary,
-    write_json,
-)
 from simulator.scenarios.defects import DEFECTS, validate_defects
-from simulator.scenarios.loader import load_scenario
-from simulator.sut.targets import DEFAULT_TIMEOUT
-from simulator.world.matrix import defect_matrix, matrix_jobs
+from simulator.sut.timeouts import DEFAULT_TIMEOUT
 from simulator.world.pool import Interrupted
+
+# Each command imports the rest of what it uses (reports, explanations, the engine, the
+# matrix) itself: ``lendsim --version`` imports none of it, and ``lendsim run`` starts its
+# worker processes (which import the engine) before it loads the scenarios.
 
 __all__ = ["app", "main"]
 
@@ -71,6 +62,8 @@ app = typer.Typer(
 )
 
 def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         return version("lendsim")
     except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
@@ -134,8 +127,11 @@ def run(
         if shards > 1 and html_file is not None:
             raise LendsimError("--html draws timelines from one world's journal: not with "
                                "--shards")
+        start_workers_early(workers)
         scenarios = common.load_scenarios(paths, keyword)
         picks = tuple(borrower or ())
+        if picks:
+            from simulator.faces.explain import unknown_borrowers
         unheard = [p for p in picks
                    if all(p in unknown_borrowers(s, (p,)) for s in scenarios)]
         if unheard:
@@ -149,6 +145,9 @@ def run(
         raise common.fail_input(error) from None
     except KeyboardInterrupt:
         raise common.interrupted_early() from None
+    from simulator.faces.html_report import RunFacts, html_report
+    from simulator.faces.reports import junit_report, print_summary, write_json
+
     zone = common.zone(utc)
     print_summary(batch.results, common.console, table_too=not quiet, zone=zone,
                   interrupted=batch.total if batch.interrupted else None)
@@ -180,6 +179,10 @@ def explain(
     utc: Utc = False,
 ) -> None:
     """Run one scenario and show a borrower's timeline; exit 0 if it passes, 1 if not."""
+    from simulator.faces.explain import unknown_borrowers
+    from simulator.faces.explain_command import explain_scenario, find_scenario, handles
+    from simulator.faces.html_report import RunFacts, html_report
+
     started = datetime.now().astimezone()
     try:
         common.check_reports(html_file=html_file)
@@ -224,6 +227,9 @@ def defects(
     if not matrix:
         _print_catalogue()
         return
+    from simulator.faces.reports import matrix_junit, print_matrix
+    from simulator.world.matrix import defect_matrix, matrix_jobs
+
     try:
         common.check_reports(json_file=json_file, junit_file=junit_file)
         workers = common.workers(jobs)
@@ -293,6 +299,7 @@ def serve(
     """Serve a world over HTTP: the sandbox at /, each party under /<party> (signed requests)."""
     import uvicorn
 
+    from simulator.scenarios.loader import load_scenario
     from simulator.serve.logs import log_config
     from simulator.serve.sandbox import Sandbox
     from simulator.wire.signing import Keyring

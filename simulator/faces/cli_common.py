@@ -19,11 +19,12 @@ from rich.markup import escape
 from simulator.core.errors import LendsimError
 from simulator.core.locator import data_path
 from simulator.core.privacy import redact
-from simulator.faces.reports import check_report_path, write_report
-from simulator.scenarios.loader import load_all
 from simulator.scenarios.model import Scenario
 from simulator.scenarios.select import selector
 from simulator.world.pool import default_jobs
+
+# Reports and the loader are imported where they are used: a command pays for what it uses
+# (``lendsim --version`` for neither), and ``lendsim run`` starts its workers first.
 
 __all__ = [
     "INTERRUPTED", "Borrowers", "Defects", "HtmlFile", "Jobs", "JsonFile", "JunitFile",
@@ -102,11 +103,15 @@ def check_reports(**reports: Path | None) -> None:
     """Refuse report paths that cannot be written before anything runs (``json_file=…``)."""
     for name, path in reports.items():
         if path is not None:
+            from simulator.faces.reports import check_report_path
+
             check_report_path(f"--{name.removesuffix('_file')}", path)
 
 
 def write(path: Path, text: str) -> None:
     """Write a report; a path that turned out unwritable is bad input (exit 2)."""
+    from simulator.faces.reports import write_report
+
     try:
         write_report(path, text)
     except LendsimError as error:
@@ -116,6 +121,8 @@ def write(path: Path, text: str) -> None:
 def scenario_files(paths: Sequence[Path] | None) -> list[Path]:
     """The scenario files under ``paths``, every one of them valid (else every mistake is
     raised at once); non-scenario YAML is skipped with a note."""
+    from simulator.scenarios.loader import load_all
+
     loaded = load_all(list(paths or default_paths()))
     for note in loaded.skipped:
         errors.print(f"note: {redact(note)}", markup=False, soft_wrap=True)
@@ -142,6 +149,8 @@ def zone(utc: bool) -> tzinfo | None:
 
 def load_scenarios(paths: Sequence[Path] | None, expression: str | None) -> list[Scenario]:
     """The scenarios under ``paths`` that ``expression`` (``-k``) selects; bad input raises."""
+    from simulator.scenarios.loader import load_all
+
     where = list(paths or default_paths())
     chosen = selector(expression) if expression is not None else None
     loaded = load_all(where)

@@ -19,7 +19,7 @@ from simulator.faces.cli_common import INTERRUPTED, Defects, JsonFile
 from simulator.faces.cli_help import Command
 from simulator.faces.cli_systems import Profile, Timeout, system_run
 from simulator.scenarios.defects import validate_defects
-from simulator.sut.targets import DEFAULT_TIMEOUT
+from simulator.sut.timeouts import DEFAULT_TIMEOUT
 
 __all__ = ["explore", "register"]
 

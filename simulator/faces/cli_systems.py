@@ -15,15 +15,14 @@ from simulator.faces import cli_common as common
 from simulator.faces.cli_common import INTERRUPTED, HtmlFile, Jobs, JsonFile, JunitFile, Keyword
 from simulator.faces.cli_help import Command
 from simulator.faces.progress import Meter
-from simulator.sut.profile import Profile as SystemProfile
-from simulator.sut.profile import load_profile
-from simulator.sut.runs import SystemRun
-from simulator.sut.targets import TargetSpec, parse_system, parse_target
+from simulator.sut.timeouts import DEFAULT_TIMEOUT
 
 __all__ = ["Profile", "Timeout", "register", "system_run"]
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the systems' layer is imported by the commands that use it
     from simulator.faces.check import CheckReport
+    from simulator.sut.runs import SystemRun
+    from simulator.sut.targets import TargetSpec
 
 Profile = Annotated[Path | None, typer.Option(
     "--profile", metavar="FILE", show_default=False,
@@ -38,6 +37,11 @@ def system_run(sut: str | TargetSpec, profile: Path | None, timeout: float,
                defects: tuple[str, ...] = (), *, where: str = "--sut") -> SystemRun:
     """``--sut ROLE=TARGET`` (or a target already parsed) with its profile, checked (bad
     input raises naming the option ``where``)."""
+    from simulator.sut.profile import Profile as SystemProfile
+    from simulator.sut.profile import load_profile
+    from simulator.sut.runs import SystemRun
+    from simulator.sut.targets import parse_system
+
     spec = parse_system(sut, where=where) if isinstance(sut, str) else sut
     if timeout <= 0:
         raise LendsimError(f"--timeout must be above 0 seconds (got {timeout:g})")
@@ -97,7 +101,7 @@ def check(
     json_file: JsonFile = None,
     jobs: Jobs = 0,
     keyword: Keyword = None,
-    timeout: Timeout = 30.0,
+    timeout: Timeout = DEFAULT_TIMEOUT,
     max_examples: Annotated[int, typer.Option(
         "--max-examples", metavar="N", help="Generated requests per operation and phase in "
                                              "the contract suite.")] = 5,
@@ -108,6 +112,7 @@ def check(
     """
     from simulator.core.locator import data_path
     from simulator.faces.check import run_check
+    from simulator.sut.targets import parse_target
 
     try:
         common.check_reports(html_file=html_file, junit_file=junit_file, json_file=json_file)

@@ -18,10 +18,12 @@ no ID number or phone number is issued twice, nor one listed in ``taken``.
 
 from __future__ import annotations
 
+import calendar
 import functools
+import importlib
 import random
 from collections.abc import Callable, Iterable
-from datetime import date, timedelta
+from datetime import date
 from typing import NamedTuple
 
 from simulator.core.calendars import jurisdiction as jurisdiction_profile
@@ -78,10 +80,16 @@ def _cn_tables() -> tuple[
 ]:
     """(area, birth date, sequence) fragments with their weighted-sum contributions."""
     areas = tuple((area, _weighted(area, 0)) for area in _CN_AREAS)
-    days = (_CN_BIRTH_LAST - _CN_BIRTH_FIRST).days + 1
+    # Every day from the first birth date to the last, in order, its text and sum built
+    # from year, month and day parts (a third of a second less than a date per day).
+    months = [(f"{month:02d}", _weighted(f"{month:02d}", 10)) for month in range(1, 13)]
+    days = [(f"{day:02d}", _weighted(f"{day:02d}", 12)) for day in range(1, 32)]
     births = tuple(
-        (text, _weighted(text, 6))
-        for text in ((_CN_BIRTH_FIRST + timedelta(days=n)).strftime("%Y%m%d") for n in range(days))
+        (f"{year_text}{month_text}{day_text}", year_sum + month_sum + day_sum)
+        for year in range(_CN_BIRTH_FIRST.year, _CN_BIRTH_LAST.year + 1)
+        for year_text, year_sum in ((str(year), _weighted(str(year), 6)),)
+        for month, (month_text, month_sum) in enumerate(months, start=1)
+        for day_text, day_sum in days[:calendar.monthrange(year, month)[1]]
     )
     sequences = tuple((f"{n:03d}", _weighted(f"{n:03d}", 14)) for n in range(1, 1000))
     return areas, births, sequences
@@ -89,13 +97,21 @@ def _cn_tables() -> tuple[
 
 @functools.cache
 def _name_pool(locale: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(surnames, given names) drawn once from faker, first-seen order, no repeats."""
-    from faker import Faker  # slow to import: only when names are needed
+    """(surnames, given names) drawn once from faker, first-seen order, no repeats.
 
-    fake = Faker(locale)
+    Only faker's person provider of the locale is set up (what ``Faker(locale)`` would
+    use for names, weighted as it weights them): the same names, without building
+    two dozen other providers."""
+    from faker import Generator  # slow to import: only when names are needed
+
+    provider_class = importlib.import_module(f"faker.providers.person.{locale}").Provider
+    fake = Generator()
+    provider = provider_class(fake)
+    provider.__use_weighting__ = True  # as faker's own Faker(locale)
+    fake.add_provider(provider)
     fake.seed_instance(_POOL_SEED)
-    surnames = dict.fromkeys(fake.last_name() for _ in range(_POOL_DRAWS))
-    given = dict.fromkeys(fake.first_name() for _ in range(_POOL_DRAWS))
+    surnames = dict.fromkeys(provider.last_name() for _ in range(_POOL_DRAWS))
+    given = dict.fromkeys(provider.first_name() for _ in range(_POOL_DRAWS))
     return tuple(surnames), tuple(given)
 
 

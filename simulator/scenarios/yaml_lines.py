@@ -10,6 +10,11 @@ zone), and so do YAML 1.1 curiosities such as ``00:30`` (sexagesimal 30) and
 Aliases (``*name``) are expanded with a limit: a document whose nodes, counted with
 every alias expanded, exceed :data:`MAX_NODES` (an "alias bomb") or that refers to
 itself is refused before anything reads it.
+
+Where PyYAML was built with libyaml, libyaml scans and parses the text (about ten times
+faster than PyYAML's own scanner) and PyYAML composes and constructs the document as it
+does without it, so every value, line and message is the same. A text libyaml refuses,
+for whatever reason, is read again by PyYAML alone, which words the error.
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
 
 import yaml
-from yaml.reader import ReaderError
+from yaml.composer import Composer
+from yaml.reader import Reader, ReaderError
 
 from simulator.core.errors import ScenarioError
 from simulator.scenarios.positions import (
@@ -37,26 +43,45 @@ __all__ = ["MAX_NODES", "parse_yaml"]
 MAX_NODES = 100_000
 
 
-
-
 def _line(node: yaml.Node) -> int:
     return node.start_mark.line + 1
 
 
-class _Loader(yaml.SafeLoader):
-    def __init__(self, text: str, file: str | None) -> None:
-        super().__init__(text)
-        self.file = file
+class _Naming:
+    """Errors that name the file."""
+
+    file: str | None = None
 
     def problem(self, message: str, node: yaml.Node) -> ScenarioError:
         return ScenarioError(message, file=self.file, line=_line(node))
+
+
+class _Loader(_Naming, yaml.SafeLoader):
+    """PyYAML alone: the reference, and the reader of every text libyaml refuses."""
+
+    def __init__(self, text: str, file: str | None) -> None:
+        super().__init__(text)  # checks for unprintable characters at once
+        self.file = file
+
+
+if yaml.__with_libyaml__:
+
+    class _FastLoader(_Naming, Composer, yaml.CSafeLoader):
+        """libyaml's scanner and parser under PyYAML's composer (libyaml's own would not
+        stop nesting at Python's recursion limit) and the same constructors."""
+
+        def __init__(self, text: str, file: str | None) -> None:
+            yaml.CSafeLoader.__init__(self, text)
+            Composer.__init__(self)
+            self.file = file
 
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _PLAIN_INT = re.compile(r"[-+]?(?:0|[1-9][0-9_]*)")
 
 
-def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> Iterator[YamlMapping]:
+def _construct_mapping(loader: _Loader | _FastLoader,
+                       node: yaml.MappingNode) -> Iterator[YamlMapping]:
     data = YamlMapping()
     yield data
     first_seen: dict[str, int] = {}
@@ -77,19 +102,20 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> Iterator[Yaml
         data.key_lines[key] = _line(key_node)
 
 
-def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> Iterator[YamlSequence]:
+def _construct_sequence(loader: _Loader | _FastLoader,
+                        node: yaml.SequenceNode) -> Iterator[YamlSequence]:
     data = YamlSequence([_line(child) for child in node.value])
     yield data
     data.extend(loader.construct_object(child, deep=False) for child in node.value)
 
 
-def _construct_int(loader: _Loader, node: yaml.ScalarNode) -> int | str:
+def _construct_int(loader: _Loader | _FastLoader, node: yaml.ScalarNode) -> int | str:
     text = str(node.value)
     # Only plain decimal integers: 0x1F, 010 (octal!) and 1:30 (base 60!) stay text.
     return int(text.replace("_", "")) if _PLAIN_INT.fullmatch(text) else text
 
 
-def _construct_decimal(loader: _Loader, node: yaml.ScalarNode) -> Decimal | str:
+def _construct_decimal(loader: _Loader | _FastLoader, node: yaml.ScalarNode) -> Decimal | str:
     text = str(node.value)
     if ":" in text:  # YAML 1.1 base-60 number, e.g. 1:30.5
         return text
@@ -101,25 +127,75 @@ def _construct_decimal(loader: _Loader, node: yaml.ScalarNode) -> Decimal | str:
         return text
 
 
-def _construct_text(loader: _Loader, node: yaml.ScalarNode) -> str:
+def _construct_text(loader: _Loader | _FastLoader, node: yaml.ScalarNode) -> str:
     return str(node.value)
 
 
-_Loader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
-_Loader.add_constructor("tag:yaml.org,2002:seq", _construct_sequence)
-_Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
-_Loader.add_constructor("tag:yaml.org,2002:float", _construct_decimal)
-_Loader.add_constructor("tag:yaml.org,2002:timestamp", _construct_text)
+for _loader in (_Loader, _FastLoader) if yaml.__with_libyaml__ else (_Loader,):
+    _loader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
+    _loader.add_constructor("tag:yaml.org,2002:seq", _construct_sequence)
+    _loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+    _loader.add_constructor("tag:yaml.org,2002:float", _construct_decimal)
+    _loader.add_constructor("tag:yaml.org,2002:timestamp", _construct_text)
 
 
-def parse_yaml(text: str, file: str | None) -> YamlMapping:
-    loader: _Loader | None = None
+def parse_yaml(text: str, file: str | None, *, libyaml: bool = True) -> YamlMapping:
+    """The mapping in ``text`` (``file`` names it in errors), read with libyaml's help
+    where PyYAML has it unless ``libyaml`` is false; the same either way."""
+    document = _read_fast(text, file) if libyaml else _UNREAD
+    if document is _UNREAD:
+        document = _read_plain(text, file)
+    if document is None:
+        raise ScenarioError("the file is empty; a scenario is a mapping with keys such as "
+                            "scenario, summary, start, until, borrowers", file=file, line=1)
+    if not isinstance(document, YamlMapping):
+        raise ScenarioError(f"a scenario must be a mapping of keys such as scenario, summary, "
+                            f"start, until, borrowers (got {describe(document)})",
+                            file=file, line=1)
+    repeated = min(_repeated_keys(document, ()), default=None)
+    if repeated is not None:
+        line, location, first = repeated
+        raise ScenarioError(f"duplicate key {location[-1]!r} (first at line {first})",
+                            file=file, line=line, key=key_path(location))
+    return document
+
+
+#: what :func:`_read_fast` gives for a text it leaves to PyYAML alone
+_UNREAD = object()
+#: what libyaml reads otherwise than PyYAML (or accepts where PyYAML refuses it): a tab, a
+#: byte-order mark, ``?`` (a key or not, in a flow collection), a tag
+#: (``!``), a comment right after a block scalar's ``|`` or ``>``
+_PYYAML_ONLY = re.compile(r"[\t\ufeff?!]|[|>][-+0-9]*#")
+
+
+def _read(loader: _Loader | _FastLoader, file: str | None) -> object:
+    """The document a loader composes (``None`` for an empty one), its aliases checked."""
     try:
-        loader = _Loader(text, file)  # checks for unprintable characters at once
         node = loader.get_single_node()
-        if node is not None:
-            _check_expansion(node, file)
-        document = loader.construct_document(node) if node is not None else None
+        if node is None:
+            return None
+        _check_expansion(node, file)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _read_fast(text: str, file: str | None) -> object:
+    """:func:`_read` with libyaml's help, or :data:`_UNREAD` for a text left to PyYAML alone:
+    where PyYAML has no libyaml, libyaml refuses the text, or the text has what the two read
+    differently (:data:`_PYYAML_ONLY`) or characters PyYAML refuses (it names them)."""
+    if not yaml.__with_libyaml__ or _PYYAML_ONLY.search(text) or Reader.NON_PRINTABLE.search(text):
+        return _UNREAD
+    try:
+        return _read(_FastLoader(text, file), file)
+    except (yaml.YAMLError, RecursionError):
+        return _UNREAD
+
+
+def _read_plain(text: str, file: str | None) -> object:
+    """:func:`_read` with PyYAML alone, its errors as :class:`ScenarioError`."""
+    try:
+        return _read(_Loader(text, file), file)  # the reader checks characters at once
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or "malformed"
@@ -138,22 +214,6 @@ def parse_yaml(text: str, file: str | None) -> YamlMapping:
         raise ScenarioError(f"invalid YAML: {exc}", file=file) from None
     except RecursionError:
         raise ScenarioError("invalid YAML: nested too deeply", file=file) from None
-    finally:
-        if loader is not None:
-            loader.dispose()
-    if document is None:
-        raise ScenarioError("the file is empty; a scenario is a mapping with keys such as "
-                            "scenario, summary, start, until, borrowers", file=file, line=1)
-    if not isinstance(document, YamlMapping):
-        raise ScenarioError(f"a scenario must be a mapping of keys such as scenario, summary, "
-                            f"start, until, borrowers (got {describe(document)})",
-                            file=file, line=1)
-    repeated = min(_repeated_keys(document, ()), default=None)
-    if repeated is not None:
-        line, location, first = repeated
-        raise ScenarioError(f"duplicate key {location[-1]!r} (first at line {first})",
-                            file=file, line=line, key=key_path(location))
-    return document
 
 
 def _repeated_keys(node: object, location: Location,

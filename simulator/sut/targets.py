@@ -44,6 +44,7 @@ from urllib.parse import urlsplit
 from simulator.core.errors import LendsimError
 from simulator.core.privacy import redact
 from simulator.core.topology import ROLES
+from simulator.sut.timeouts import DEFAULT_TIMEOUT
 from simulator.wire.contracts import Contracts, load_contracts
 from simulator.wire.signing import TEST_KEY_IDS, Keyring, well_known_secret
 from simulator.world.roles import Stage, SystemFailure
@@ -59,8 +60,6 @@ __all__ = ["DEFAULT_TIMEOUT", "Launcher", "TargetSpec", "app_target", "parse_sys
 
 Kind = Literal["python", "http", "command"]
 KINDS: tuple[Kind, ...] = ("python", "http", "command")
-#: how long lendsim waits for a system's answer to one call or tick (real seconds)
-DEFAULT_TIMEOUT = 30.0
 #: how long a started command has to answer GET /lendsim/clock
 DEFAULT_READY = 30.0
 #: how long a stopped command has after TERM before KILL

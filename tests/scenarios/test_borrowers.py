@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
 
 from simulator.scenarios.borrowers import (
+    _cn_tables,
+    _name_pool,
     cn_id_check_character,
     default_personal_data,
     generate_borrowers,
@@ -149,3 +151,29 @@ def test_unknown_jurisdiction() -> None:
     """An unknown jurisdiction code is refused."""
     with pytest.raises(KeyError):
         make_borrowers(1, jurisdiction="FR")
+
+
+
+@pytest.mark.parametrize("locale", ["zh_CN", "en_US"])
+def test_name_pool_is_what_faker_draws(locale: str) -> None:
+    """The pool of surnames and given names is what faker's own ``Faker(locale)``, seeded as
+    the pool is, draws first: the same names in the same order (so the same borrowers)."""
+    from faker import Faker
+
+    fake = Faker(locale)
+    fake.seed_instance(20260101)
+    surnames = tuple(dict.fromkeys(fake.last_name() for _ in range(600)))
+    given = tuple(dict.fromkeys(fake.first_name() for _ in range(600)))
+    assert _name_pool(locale) == (surnames, given)
+
+
+def test_birth_dates_are_every_day_in_order() -> None:
+    """The birth dates an ID number may carry are every day from 1960-01-01 to 2005-12-31,
+    in order, each with its part of the check sum."""
+    births = _cn_tables()[1]
+    days = (date(2005, 12, 31) - date(1960, 1, 1)).days + 1
+    assert [text for text, _ in births] == [
+        (date(1960, 1, 1) + timedelta(days=n)).strftime("%Y%m%d") for n in range(days)]
+    weights = [pow(2, 17 - i, 11) for i in range(6, 14)]
+    assert all(total == sum(int(d) * w for d, w in zip(text, weights, strict=True))
+               for text, total in births)
