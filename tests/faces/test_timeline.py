@@ -40,12 +40,9 @@ def only(marks: list[Mark], words: str) -> Mark:
     return found[0]
 
 
-def refused_forward(marks: list[Mark]) -> Mark:
-    """The one mark of the repayment's forward refused by the outage."""
-    found = [m for m in marks if m.text.startswith("forward PAY")
-             and m.text.endswith("→ refused (outage)")]
-    assert len(found) == 1, [m.text for m in found]
-    return found[0]
+def refused_file(marks: list[Mark]) -> Mark:
+    """The one mark of the reconciliation file of 2026-02-01 refused by the outage."""
+    return only(marks, "reconciliation file 2026-02-01 → refused (outage)")
 
 
 def test_violating_borrowers_get_timelines_alice_first(
@@ -64,12 +61,14 @@ def alice_subject(explanation: Explanation) -> str:
 
 
 def test_marks_sit_on_the_lanes_of_who_did_them(alice: Timeline) -> None:
-    """The repayment is on the borrower lane, capture and forwards on the platform's, the
-    posting on the bank's, the record on the bureau's, the text on the SMS gateway's."""
+    """The repayment is on the borrower lane, capture, the held forward and the file on the
+    platform's, the posting on the bank's, the record on the bureau's, the text on the SMS
+    gateway's."""
     marks = alice.marks
     assert only(marks, "repays in the app").lane == "borrower"
     assert only(marks, "captured PAY").lane == "platform"
-    assert refused_forward(marks).lane == "platform"
+    assert only(marks, "holds PAY").lane == "platform"
+    assert refused_file(marks).lane == "platform"
     assert only(marks, "posted PAY").lane == "bank"
     assert only(marks, "bureau record: installment 1").lane == "bureau"
     assert only(marks, "text from bank: overdue_warning, installment 1").lane == "sms"
@@ -79,16 +78,16 @@ def test_marks_sit_on_the_lanes_of_who_did_them(alice: Timeline) -> None:
 
 
 def test_retries_through_the_outage_are_one_mark_with_a_count(alice: Timeline) -> None:
-    """The forward refused through the three-day outage is one mark counting every attempt,
-    from the first refusal to the last; the acknowledgement after it is a mark of its own."""
-    refused = refused_forward(alice.marks)
+    """The reconciliation file refused through the three-day outage is one mark counting
+    every attempt, from the first refusal to the last; its delivery after the outage is a
+    mark of its own."""
+    refused = refused_file(alice.marks)
     assert refused.count == len(refused.seqs) > 20
-    assert refused.at == datetime(2026, 2, 1, 21, 10, tzinfo=SHANGHAI)
+    assert refused.at == datetime(2026, 2, 2, 1, 0, tzinfo=SHANGHAI)
     assert datetime(2026, 2, 4, 7, tzinfo=SHANGHAI) <= refused.until < datetime(
         2026, 2, 4, 8, tzinfo=SHANGHAI)
-    acknowledged = [m for m in alice.marks if m.text.startswith("forward PAY")
-                    and m.text.endswith("→ 201")]
-    assert len(acknowledged) == 1 and acknowledged[0].at > refused.until
+    delivered = only(alice.marks, "reconciliation file 2026-02-01 → 200")
+    assert delivered.count == 1 and delivered.at > refused.until
 
 
 def test_instants_are_local_with_offset(alice: Timeline) -> None:
@@ -166,14 +165,15 @@ def test_quiet_days_fold_and_busy_days_show_the_batches(alice: Timeline) -> None
 
 def test_passing_run_has_a_timeline_without_flags() -> None:
     """With no defect the run passes; alice's timeline still shows the outage delaying her
-    repayment (refused forwards, then posted after the outage) and has no flags."""
+    repayment (its forward held behind the failing link, then posted after the outage) and
+    has no flags."""
     result, explanation = explained_run(defects=())
     assert result.passed and explanation is not None
     [timeline] = explanation.timelines
     assert timeline.borrower == "alice" and timeline.flags == ()
     posted = only(timeline.marks, "posted PAY")
     assert posted.at > datetime(2026, 2, 4, 8, tzinfo=SHANGHAI)
-    assert refused_forward(timeline.marks).count > 1
+    assert only(timeline.marks, "holds PAY").at < datetime(2026, 2, 2, tzinfo=SHANGHAI)
 
 
 # -- generic reading: kinds nobody wrote words for -------------------------------------------
