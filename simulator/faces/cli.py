@@ -311,7 +311,7 @@ def serve(
             raise LendsimError(f"--state {state}: not a folder")
         sandbox = Sandbox(load_scenario(scenario) if scenario is not None else None,
                           jurisdiction=jurisdiction, start=start, defects=chosen,
-                          keyring=keyring, state=state)
+                          keyring=keyring, state=state, own_process=True)
     except LendsimError as error:
         raise common.fail_input(error) from None
     if host not in _LOOPBACK:

@@ -160,6 +160,14 @@ class Sandbox:
     response that breaks its contract into a 500 (for tests). ``state`` is a folder
     that keeps the world across restarts (:mod:`simulator.serve.state`): a world found
     there is resumed where it was; without one everything is in memory.
+
+    ``own_process`` says the sandbox has its process to itself (``lendsim serve``): then
+    what a world is built with, and what each chunk of a background advance leaves
+    alive, is frozen out of the garbage collector's full passes (``gc.freeze``), so
+    ``GET /clock`` never waits for a collection that walks a year's allocations. Off by
+    default: freezing is process-wide, and the full collection that precedes it on every
+    build and reset would walk the whole heap of a program that embeds the sandbox (a
+    test run, the contract suite).
     """
 
     def __init__(self, scenario: Scenario | Path | str | None = None, *,
@@ -168,7 +176,7 @@ class Sandbox:
                  sign: bool = True, contracts: ContractsLike | None = None,
                  strict_responses: bool = False, sync_limit: timedelta = SYNC_LIMIT,
                  horizon: timedelta = HORIZON, advance_wait: float = ADVANCE_WAIT,
-                 state: Path | None = None) -> None:
+                 state: Path | None = None, own_process: bool = False) -> None:
         if isinstance(scenario, str | Path):
             scenario = load_scenario(Path(scenario))
         self.scenario = scenario if scenario is not None else empty_scenario(jurisdiction, start)
@@ -178,6 +186,7 @@ class Sandbox:
         self.strict_responses = strict_responses
         self.sync_limit = sync_limit
         self.advance_wait = advance_wait
+        self.own_process = own_process
         self.store = StateFolder(state) if state is not None else None
         self._fingerprint = fingerprint(self.scenario, self.defects)
         if self.store is not None:
@@ -208,7 +217,8 @@ class Sandbox:
         resume_at = store.clock() if store is not None and store.world() else None
         if store is not None and resume_at is None:
             store.wipe()  # whatever is there was never acknowledged
-        gc.unfreeze()  # the objects of a world reset away may be collected again
+        if self.own_process:
+            gc.unfreeze()  # the objects of a world reset away may be collected again
         world = World(self.scenario, self.defects,
                       state=store.path if store is not None else None)
         if resume_at is None:
@@ -226,12 +236,13 @@ class Sandbox:
         self._board = FaultBoard(world, self.last_instant, store)
         if resume_at is not None:
             self._board.restore()
-        # What the world was built with lives as long as it does: out of the collector's
-        # sight, a full collection during an advance no longer walks it with the
-        # interpreter lock held (hundreds of milliseconds for thousands of borrowers,
-        # which GET /clock would wait for).
-        gc.collect()
-        gc.freeze()
+        if self.own_process:
+            # What the world was built with lives as long as it does: out of the
+            # collector's sight, a full collection during an advance no longer walks it
+            # with the interpreter lock held (hundreds of milliseconds for thousands of
+            # borrowers, which GET /clock would wait for).
+            gc.collect()
+            gc.freeze()
 
     @property
     def world(self) -> World:
@@ -333,13 +344,15 @@ class Sandbox:
             log.exception("the world failed while advancing to %s", target.isoformat())
             self._target = None
             return
-        # What the chunk left alive (new rows' caches, timers, the journal's buffer) joins
-        # the world's frozen objects, so the collector never walks more than one chunk's
-        # allocations while GET /clock waits for the interpreter lock. Freezing is
-        # O(1); what a chunk leaves behind is freed by reference counting as usual, and
-        # the world's work makes no cyclic garbage that only a collection could free
-        # (a test of the world checks it), so nothing is held for longer than it would be.
-        gc.freeze()
+        if self.own_process:
+            # What the chunk left alive (new rows' caches, timers, the journal's buffer)
+            # joins the world's frozen objects, so the collector never walks more than one
+            # chunk's allocations while GET /clock waits for the interpreter lock. Freezing
+            # is O(1); what a chunk leaves behind is freed by reference counting as usual,
+            # and the world's work makes no cyclic garbage that only a collection could
+            # free (a test of the world checks it), so nothing is held longer than it
+            # would be.
+            gc.freeze()
         self._save_clock()
         if scheduler.clock.now >= target:
             self._target = None
@@ -484,6 +497,8 @@ class Sandbox:
         self._clock = None
         if self.store is not None:
             self.store.close()
+        if self.own_process:
+            gc.unfreeze()  # the closed world may be collected
 
     def __enter__(self) -> Sandbox:
         return self

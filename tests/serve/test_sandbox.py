@@ -3,6 +3,7 @@ under test control, and the ``lendsim serve`` command that serves it."""
 
 from __future__ import annotations
 
+import gc
 import json
 import time
 from collections.abc import Iterator
@@ -459,3 +460,19 @@ def test_serve_refuses_bad_input_with_exit_2(tmp_path: Path) -> None:
         result = runner.invoke(cli, args)
         assert result.exit_code == 2, (args, result.output)
         assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("own_process", [True, False])
+def test_only_a_sandbox_with_its_own_process_freezes_the_heap(own_process: bool) -> None:
+    """``lendsim serve`` (own_process) freezes its world out of the collector's full passes,
+    after a long advance too, and thaws it on close; a sandbox embedded in another program
+    (a test run, the contract suite) leaves that program's collector alone."""
+    gc.unfreeze()
+    with Sandbox(load_scenario_text(WORLD), own_process=own_process) as made:
+        built = gc.get_freeze_count()
+        control = Control(made)
+        assert control.advance(by="30d").status_code == 202
+        control.wait_ready()
+        assert (built > 0) is own_process
+        assert (gc.get_freeze_count() >= built) if own_process else gc.get_freeze_count() == 0
+    assert gc.get_freeze_count() == 0
