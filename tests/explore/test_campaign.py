@@ -85,7 +85,7 @@ def test_findings_are_shrunk_into_files_that_reproduce_them(tmp_path: Path) -> N
     """The first run of each invariant violated is shrunk (here with a small budget) and
     written under out; each file is shorter than the world, loads, names its invariant, and
     violates it when run (the defect is in the file)."""
-    campaign = explore(InlineBackend(), seed=3, runs=CHUNK, defects=CUTOFF, shrink_budget=25,
+    campaign = explore(InlineBackend(), seed=3, runs=CHUNK, defects=CUTOFF, shrink_budget=10,
                        out=tmp_path)
     assert campaign.shrunk
     assert [s.target for s in campaign.shrunk] == campaign.targets

@@ -37,7 +37,7 @@ def test_a_planted_defect_is_found_shrunk_and_reproduced_by_lendsim_run(tmp_path
     each finding with its run, world seed and the shrunk file."""
     out, report = tmp_path / "out", tmp_path / "explore.json"
     result = invoke("--runs", "8", "--seed", "3", "-j", "1", "--defect", "bank.utc_cutoff",
-                    "--out", out, "--json", report, "--shrink-runs", "25")
+                    "--out", out, "--json", report, "--shrink-runs", "10")
     assert result.exit_code == 1, result.output
     assert "FOUND" in result.stdout and "defect bank.utc_cutoff planted" in result.stdout
     data = json.loads(report.read_text(encoding="utf-8"))

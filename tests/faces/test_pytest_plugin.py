@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from importlib.metadata import entry_points
 
 import pytest
 
@@ -23,9 +24,13 @@ DOCKING_STEPS = [*docking_outage("2026-02-01T08:00", "3d"), repay("2026-02-01T21
 
 
 
-#: Inner runs need only the lendsim plugin: no cache, and no benchmark or xdist plugin whose
-#: warnings (errors under filterwarnings=error) depend on how the outer run was started.
-ISOLATED = ("-p", "no:cacheprovider", "-p", "no:benchmark", "-p", "no:xdist")
+#: Inner runs need only the lendsim plugin, auto-loaded from its entry point: no cache, and no
+#: other installed plugin — xdist's warnings (errors under filterwarnings=error) depend on how
+#: the outer run was started, and a plugin the outer run did not load would be imported, its
+#: asserts rewritten, afresh in every inner run (seconds each).
+ISOLATED = ("-p", "no:cacheprovider", "-p", "no:benchmark", "-p", "no:xdist",
+            *(arg for entry in entry_points(group="pytest11") if entry.name != "lendsim"
+              for arg in ("-p", f"no:{entry.name}")))
 
 
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:

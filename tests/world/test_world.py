@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 
 from simulator.core.errors import UnknownDefectError
-from simulator.core.locator import data_path
 from simulator.scenarios.loader import load_scenario
 from simulator.world.runner import run_scenario
 from simulator.world.world import World
@@ -29,6 +28,7 @@ from tests.support.scenario_text import (
     world,
     write_scenario,
 )
+from tests.support.watched import Watched
 
 #: Two generated borrowers who pay on each due date: their payment minutes come from the seed.
 HABITUAL = {"borrowers": [borrower(), generated(2)]}
@@ -150,14 +150,10 @@ def test_run_ends_at_until() -> None:
     assert built.clock.now == scenario.until
 
 
-def test_journal_and_report_carry_no_personal_data() -> None:
+def test_journal_and_report_carry_no_personal_data(defective_incident: Watched) -> None:
     """No borrower's name, ID number or phone number appears in the journal or the JSON report."""
-    path = data_path("scenarios") / "incident" / "docking-failure-defective-bank.yaml"
-    scenario = load_scenario(path)
-    journal: list[str] = []
-    result = run_scenario(scenario, inspect=lambda world, _: journal.extend(
-        entry.brief() for entry in world.journal.entries()))
-    text = "\n".join(journal)
+    result, scenario = defective_incident.result, defective_incident.result.scenario
+    text = "\n".join(defective_incident.journal)
     report = json.dumps(result.as_dict(), ensure_ascii=False)
     assert "no_false_overdue" in report  # the report does describe the violations
     for person in scenario.borrowers:
