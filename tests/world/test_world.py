@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from simulator.core.errors import UnknownDefectError
+from simulator.core.locator import data_path
 from simulator.scenarios.loader import load_scenario
 from simulator.world.runner import run_scenario
 from simulator.world.world import World
@@ -183,8 +184,9 @@ def test_a_party_still_down_at_the_end_comes_back_to_be_read() -> None:
 ])
 def test_a_running_world_makes_no_cyclic_garbage(name: str) -> None:
     """Crashes, faults, refusals and disputes leave nothing that only the garbage collector
-    could free: the sandbox freezes each advance chunk's objects on that promise."""
-    scenario = load_scenario(data_path("scenarios") / _library_file(name))
+    could free: lendsim serve freezes each advance chunk's objects on that promise."""
+    (found,) = data_path("scenarios").rglob(f"{name}.yaml")
+    scenario = load_scenario(found)
     world = World(scenario)
     world.begin()
     gc.collect()
@@ -198,7 +200,3 @@ def test_a_running_world_makes_no_cyclic_garbage(name: str) -> None:
         world.journal.close()
     assert found == 0
 
-
-def _library_file(name: str) -> Path:
-    (found,) = data_path("scenarios").rglob(f"{name}.yaml")
-    return found.relative_to(data_path("scenarios"))
