@@ -55,6 +55,7 @@ CREATE INDEX payments_loan ON payments (loan_id);
 CREATE TABLE outbox (
     payment_id TEXT PRIMARY KEY, attempts INTEGER NOT NULL, next_at TEXT NOT NULL
 );
+CREATE INDEX outbox_next ON outbox (next_at);
 CREATE TABLE reconciliation (
     business_date TEXT PRIMARY KEY, status TEXT NOT NULL,   -- pending | sent
     attempts INTEGER NOT NULL, next_at TEXT NOT NULL
@@ -218,13 +219,7 @@ class Platform(Party):
         if tick != self._relay_ticks:
             return  # an earlier tick was scheduled after this one: it ran instead
         self._relay_at = self._paused_until = None  # a tick never runs before the pause ends
-        now = self.now
-        later: list[datetime] = []
-        waiting = self._outbox()
-        for pending in waiting:
-            if pending.next_at > now:
-                later.append(pending.next_at)
-                continue
+        for pending in self._outbox(due_by=self.now):
             reply = self._forward(pending)
             if not self.up:
                 return  # the platform crashed meanwhile: its timers died with it
@@ -234,13 +229,14 @@ class Platform(Party):
                 # the link failed: this repayment waits, and so does every other one that
                 # falls due before it is tried again
                 self._paused_until, self._paused_by = retry_at, pending.payment_id
-                for other in waiting:
-                    if other.next_at < retry_at and other.payment_id != pending.payment_id:
+                for other in self._outbox(due_by=retry_at, before=True):
+                    if other.payment_id != pending.payment_id:
                         self._hold(other.payment_id)
                 self._schedule_relay(retry_at)
                 return
-        if later:
-            self._schedule_relay(min(later))
+        upcoming = self._next_due()
+        if upcoming is not None:
+            self._schedule_relay(upcoming)
 
     def _hold(self, payment_id: str) -> None:
         """Journal, once, that a repayment waits for the paused link (its timeline says why
@@ -251,18 +247,31 @@ class Platform(Party):
         self.journal("forward_held", payment_id=payment_id, behind=self._paused_by,
                      until=self._paused_until)
 
-    def _outbox(self) -> list[_Pending]:
-        """The repayments still to be forwarded, oldest first (the durable outbox, or
-        memory under ``platform.outbox_not_durable``)."""
+    def _outbox(self, due_by: datetime, *, before: bool = False) -> list[_Pending]:
+        """The repayments to be forwarded by ``due_by`` (or ``before`` it), oldest first:
+        from the durable outbox, or memory under ``platform.outbox_not_durable``. (The
+        outbox's instants are :func:`utc_iso` text, which sorts as the instants do.)"""
+        bound = "<" if before else "<="
         waiting = [
             _Pending(payment_id, loan_id, amount, value_time, attempts,
                      datetime.fromisoformat(next_at))
             for payment_id, loan_id, amount, value_time, attempts, next_at in self.db.execute(
                 "SELECT p.payment_id, p.loan_id, p.amount, p.value_time, o.attempts, o.next_at"
-                " FROM outbox o JOIN payments p USING (payment_id) ORDER BY payment_id")]
+                f" FROM outbox o JOIN payments p USING (payment_id) WHERE o.next_at {bound} ?"
+                " ORDER BY payment_id", (utc_iso(due_by),))]
         if self._memory_outbox:
-            waiting = sorted([*waiting, *self._memory_outbox.values()])
+            waiting = sorted([*waiting, *(
+                p for p in self._memory_outbox.values()
+                if p.next_at < due_by or (p.next_at == due_by and not before))])
         return waiting
+
+    def _next_due(self) -> datetime | None:
+        """When the first repayment still to be forwarded falls due (None: none is)."""
+        (first,) = self.db.execute("SELECT min(next_at) FROM outbox").fetchone()
+        instants = [p.next_at for p in self._memory_outbox.values()]
+        if first is not None:
+            instants.append(datetime.fromisoformat(first))
+        return min(instants, default=None)
 
     def _forward(self, pending: _Pending) -> Reply:
         """Forward one repayment to the bank."""
@@ -402,9 +411,9 @@ class Platform(Party):
         days."""
         self._borrower_of = dict(self.db.execute("SELECT loan_id, borrower FROM loans"))
         (self._payments,) = self.db.execute("SELECT count(*) FROM payments").fetchone()
-        waiting = self._outbox()
-        if waiting:
-            self._schedule_relay(max(min(p.next_at for p in waiting), self.now))
+        upcoming = self._next_due()
+        if upcoming is not None:
+            self._schedule_relay(max(upcoming, self.now))
         local_now = self.env.clock.local()
         last_due = local_now.date() - timedelta(days=1 if local_now.time() >= RECON_AT else 2)
         (last_known,) = self.db.execute("SELECT max(business_date) FROM reconciliation").fetchone()
