@@ -48,12 +48,23 @@ def _line(node: yaml.Node) -> int:
 
 
 class _Naming:
-    """Errors that name the file."""
+    """Errors that name the file, and a value its explicit tag does not fit (``!!bool`` on
+    a blank, ``!!map`` on a list) refused as one, never a traceback."""
 
     file: str | None = None
 
     def problem(self, message: str, node: yaml.Node) -> ScenarioError:
         return ScenarioError(message, file=self.file, line=_line(node))
+
+    def misfit(self, node: yaml.Node) -> ScenarioError:
+        tag = str(node.tag).replace("tag:yaml.org,2002:", "!!")
+        return self.problem(f"invalid YAML: the tag {tag} does not fit the value it is on", node)
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> object:
+        try:
+            return super().construct_object(node, deep=deep)  # type: ignore[misc]
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+            raise self.misfit(node) from None
 
 
 class _Loader(_Naming, yaml.SafeLoader):
@@ -82,6 +93,8 @@ _PLAIN_INT = re.compile(r"[-+]?(?:0|[1-9][0-9_]*)")
 
 def _construct_mapping(loader: _Loader | _FastLoader,
                        node: yaml.MappingNode) -> Iterator[YamlMapping]:
+    if not isinstance(node, yaml.MappingNode):
+        raise loader.misfit(node)
     data = YamlMapping()
     yield data
     first_seen: dict[str, int] = {}
@@ -104,6 +117,8 @@ def _construct_mapping(loader: _Loader | _FastLoader,
 
 def _construct_sequence(loader: _Loader | _FastLoader,
                         node: yaml.SequenceNode) -> Iterator[YamlSequence]:
+    if not isinstance(node, yaml.SequenceNode):
+        raise loader.misfit(node)
     data = YamlSequence([_line(child) for child in node.value])
     yield data
     data.extend(loader.construct_object(child, deep=False) for child in node.value)
