@@ -39,7 +39,6 @@ the party directly.
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import re
 import time as wall
@@ -60,6 +59,7 @@ from simulator.engine.links import Body, Response
 from simulator.scenarios.loader import load_scenario
 from simulator.scenarios.model import Scenario
 from simulator.serve.faults import FaultBoard, Planted, duration, instant, problem
+from simulator.serve.heap import Heap
 from simulator.serve.home import Home
 from simulator.serve.http import (
     PROBLEM_HANDLERS,
@@ -161,13 +161,9 @@ class Sandbox:
     that keeps the world across restarts (:mod:`simulator.serve.state`): a world found
     there is resumed where it was; without one everything is in memory.
 
-    ``own_process`` says the sandbox has its process to itself (``lendsim serve``): then
-    what a world is built with, and what each chunk of a background advance leaves
-    alive, is frozen out of the garbage collector's full passes (``gc.freeze``), so
-    ``GET /clock`` never waits for a collection that walks a year's allocations. Off by
-    default: freezing is process-wide, and the full collection that precedes it on every
-    build and reset would walk the whole heap of a program that embeds the sandbox (a
-    test run, the contract suite).
+    ``own_process`` says the sandbox has its process to itself (``lendsim serve``): its
+    worlds are then kept out of the garbage collector's full passes
+    (:mod:`simulator.serve.heap`), so ``GET /clock`` never waits for one.
     """
 
     def __init__(self, scenario: Scenario | Path | str | None = None, *,
@@ -186,7 +182,7 @@ class Sandbox:
         self.strict_responses = strict_responses
         self.sync_limit = sync_limit
         self.advance_wait = advance_wait
-        self.own_process = own_process
+        self.heap = Heap(own_process)
         self.store = StateFolder(state) if state is not None else None
         self._fingerprint = fingerprint(self.scenario, self.defects)
         if self.store is not None:
@@ -217,8 +213,7 @@ class Sandbox:
         resume_at = store.clock() if store is not None and store.world() else None
         if store is not None and resume_at is None:
             store.wipe()  # whatever is there was never acknowledged
-        if self.own_process:
-            gc.unfreeze()  # the objects of a world reset away may be collected again
+        self.heap.thaw()  # the objects of a world reset away may be collected again
         world = World(self.scenario, self.defects,
                       state=store.path if store is not None else None)
         if resume_at is None:
@@ -236,13 +231,7 @@ class Sandbox:
         self._board = FaultBoard(world, self.last_instant, store)
         if resume_at is not None:
             self._board.restore()
-        if self.own_process:
-            # What the world was built with lives as long as it does: out of the
-            # collector's sight, a full collection during an advance no longer walks it
-            # with the interpreter lock held (hundreds of milliseconds for thousands of
-            # borrowers, which GET /clock would wait for).
-            gc.collect()
-            gc.freeze()
+        self.heap.built()
 
     @property
     def world(self) -> World:
@@ -344,15 +333,7 @@ class Sandbox:
             log.exception("the world failed while advancing to %s", target.isoformat())
             self._target = None
             return
-        if self.own_process:
-            # What the chunk left alive (new rows' caches, timers, the journal's buffer)
-            # joins the world's frozen objects, so the collector never walks more than one
-            # chunk's allocations while GET /clock waits for the interpreter lock. Freezing
-            # is O(1); what a chunk leaves behind is freed by reference counting as usual,
-            # and the world's work makes no cyclic garbage that only a collection could
-            # free (a test of the world checks it), so nothing is held longer than it
-            # would be.
-            gc.freeze()
+        self.heap.advanced()
         self._save_clock()
         if scheduler.clock.now >= target:
             self._target = None
@@ -497,8 +478,7 @@ class Sandbox:
         self._clock = None
         if self.store is not None:
             self.store.close()
-        if self.own_process:
-            gc.unfreeze()  # the closed world may be collected
+        self.heap.thaw()  # the closed world may be collected
 
     def __enter__(self) -> Sandbox:
         return self
