@@ -130,13 +130,14 @@ def run(
         start_workers_early(workers)
         scenarios = common.load_scenarios(paths, keyword)
         picks = tuple(borrower or ())
-        if picks:
+        if picks:  # (the explanations import the engine: only when asked for)
             from simulator.faces.explain import unknown_borrowers
-        unheard = [p for p in picks
-                   if all(p in unknown_borrowers(s, (p,)) for s in scenarios)]
-        if unheard:
-            raise LendsimError(f"--borrower: no scenario has a borrower "
-                               f"{', '.join(map(repr, unheard))}")
+
+            unheard = [p for p in picks
+                       if all(p in unknown_borrowers(s, (p,)) for s in scenarios)]
+            if unheard:
+                raise LendsimError(f"--borrower: no scenario has a borrower "
+                                   f"{', '.join(map(repr, unheard))}")
         work = [Job(s, defects, strict_contracts, html_file is not None, picks, utc,
                     system=system, shards=shards, shard_workers=jobs) for s in scenarios]
         with Meter(common.status, len(work), "running", unit="scenarios") as meter:
